@@ -1,0 +1,1 @@
+//! Sockets: DHCP receive and send paths, interface discovery.

@@ -1,0 +1,1 @@
+//! Lease store: the dhcpd.leases journal with group commit and rewrite.
