@@ -1,8 +1,38 @@
 //! Lease records, ISC binding states, failover states, and the `dhcpd.leases`
 //! text format (parse and print). Pure: no I/O. The journal that appends these
 //! records to disk lives in `tandem-store`.
+//!
+//! * [`parse`] / [`parse_bytes`] read a whole file into [`Record`]s, in file
+//!   order. They never fail: an unreadable record becomes a warning with its
+//!   line, an incomplete last record (a crash in the middle of a write)
+//!   becomes the [`TornTail`].
+//! * [`print_record`] and [`print_header`] write ISC 4.4's exact layout;
+//!   `parse(print(r)) == [r]` for every record.
+//! * [`fold`] applies records in order into a [`LeaseDb`] (the last record for
+//!   an address wins).
 
 use std::net::Ipv4Addr;
+
+mod fold;
+mod lex;
+mod parse;
+mod print;
+pub mod time;
+
+pub use fold::{fold, LeaseDb};
+pub use parse::{
+    parse, parse_bytes, ParseOutcome, ParseWarning, SyntaxError, TornTail, WarningKind,
+};
+pub use print::{hardware_type_name, print_header, print_record, quote};
+
+/// Print a batch of records (no header), as one string ready for one write.
+pub fn print_records<'a>(records: impl IntoIterator<Item = &'a Record>) -> String {
+    let mut out = String::new();
+    for r in records {
+        print_record(r, &mut out);
+    }
+    out
+}
 
 /// Seconds since the Unix epoch (UTC), as ISC writes and reads them.
 pub type Time = u64;
@@ -169,8 +199,14 @@ pub struct Lease {
     pub reserved: bool,
     /// `dynamic-bootp;` flag (failover IP-flags BOOTP).
     pub bootp: bool,
-    /// `set NAME = "value";` statements carried on the lease, kept verbatim.
+    /// `set NAME = VALUE;` statements carried on the lease: the name, and the
+    /// value's source text as ISC writes it (`"text"` with ISC's escapes, see
+    /// [`quote`]; `%123` for a number; `true`/`false`). One entry per name.
     pub vars: Vec<(String, String)>,
+    /// Other statements on the lease, kept verbatim and written back as they
+    /// are: `on expiry { ... }` / `on release { ... }` blocks, relay agent
+    /// options (`option agent.circuit-id ...;`), `billing class "x";`.
+    pub statements: Vec<String>,
 }
 
 impl Lease {
@@ -193,6 +229,7 @@ impl Lease {
             reserved: false,
             bootp: false,
             vars: Vec::new(),
+            statements: Vec::new(),
         }
     }
 }
@@ -208,7 +245,8 @@ pub struct Hardware {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PeerStateEntry {
     pub state: FailoverState,
-    /// Start time of state (STOS).
+    /// Start time of state (STOS). 0 when a hand-written block left out
+    /// `at DATE`: ISC then uses the time the file is read.
     pub stos: Time,
 }
 
