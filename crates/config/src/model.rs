@@ -38,8 +38,15 @@ pub struct Config {
     /// Name of the key that must sign every OMAPI message.
     pub omapi_key: Option<String>,
     /// User option definitions (`option NAME code N = TYPE;`), and the
-    /// built-in table, for printing and lookups by name.
+    /// built-in table, for printing and lookups by name. A redefinition
+    /// replaces the earlier definition's name and code, as in ISC (an
+    /// earlier definition stays only while its name still resolves to it).
+    /// Use [`Config::option_by_name`] / [`Config::option_by_code`].
     pub option_defs: Vec<OptionDef>,
+    /// Option spaces: ISC's built-in ones ("dhcp", "agent", "fqdn",
+    /// "vendor-class", "vendor", "isc", "nwip", "dhcp6", "vsio", "isc6",
+    /// "server") and `option space NAME ...;` declarations. (Added.)
+    pub option_spaces: Vec<OptionSpace>,
     /// `log-facility`, if set (syslog facility name, e.g. "local7").
     pub log_facility: Option<String>,
     /// `lease-file-name`, `pid-file-name` if set in the config.
@@ -64,6 +71,13 @@ pub struct Scope {
     /// Statements in source order (options, parameters, conditionals, ...).
     pub statements: Vec<Stmt>,
     pub span: Span,
+    /// ISC's group `authoritative` flag, exactly as ISC computes it: copied
+    /// from the parent when the scope is declared, then set by
+    /// `authoritative;` / `not authoritative;` written directly in it. (So a
+    /// subnet declared *before* a global `authoritative;` is not
+    /// authoritative in ISC.) The `Stmt::Param { Authoritative }` statements
+    /// are also kept where written. (Added.)
+    pub authoritative: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,10 +89,13 @@ pub enum ScopeKind {
     Group,
     Host(usize),
     Class(usize),
+    /// A `subclass "CLASS" KEY { ... }` (index of the parent class in
+    /// `Config::classes`; the key is in `Class::subclasses`). (Added.)
+    Subclass(usize),
 }
 
 /// An executable statement of a scope.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Stmt {
     /// `option NAME VALUE;` / `option NAME = EXPR;` (default/supersede/append/prepend).
     Option {
@@ -102,7 +119,10 @@ pub enum Stmt {
     /// `unset NAME;`
     UnsetVar { name: String },
     /// `on commit|release|expiry { ... }`
-    On { events: Vec<LeaseEvent>, body: Vec<Stmt> },
+    On {
+        events: Vec<LeaseEvent>,
+        body: Vec<Stmt>,
+    },
     /// `add "class";`
     AddClass(String),
     /// `break;`
@@ -113,6 +133,19 @@ pub enum Stmt {
     /// DDNS-related statements (`ddns-hostname`, `ddns-domainname`, zones, ...)
     /// kept for fidelity; Tandem does not do DDNS.
     Ddns { name: String, value: Option<Value> },
+    /// An expression evaluated for its effect only. ISC parses a statement
+    /// that starts with an unknown word as an expression: `authorative;`
+    /// (a misspelling) is a variable reference, `DHCPD_INTERFACE="eth0";`
+    /// is a comparison. Both evaluate to nothing. (Added.)
+    Eval(Expr),
+    /// `switch (EXPR) { case V: ...; default: ...; }`. The body holds the
+    /// statements in order with `Case`/`DefaultCase` markers, as ISC keeps
+    /// them: run from the matching marker until `break;`. (Added.)
+    Switch { expr: Expr, body: Vec<Stmt> },
+    /// `case EXPR:` inside a `Switch` body. (Added.)
+    Case(Expr),
+    /// `default:` inside a `Switch` body. (Added.)
+    DefaultCase,
 }
 
 /// A value known at config time, or an expression evaluated per packet.
@@ -142,8 +175,10 @@ pub struct OptionCode {
 }
 
 /// Server parameters whose value is a constant or an expression.
-/// Numeric values are encoded big-endian u32; addresses 4 bytes; text raw
-/// bytes; flags one byte 0/1 (ISC encodes them the same way).
+/// Numeric values (ISC formats T, L, S, B) are encoded big-endian u32
+/// (`-1` is 0xffffffff, `infinite` too); addresses 4 bytes (or an
+/// `Expr::GetdnsRecord` for a host name); text raw bytes; flags one byte
+/// 0/1 (2 for `ignore`); an option space name as its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Param {
     DefaultLeaseTime,
@@ -170,12 +205,21 @@ pub enum Param {
     AbandonLeaseTime,
     DhcpCacheThreshold,
     LocalAddress,
+    /// `vendor-option-space NAME;` (the space option 43 encapsulates). (Added.)
+    VendorOptionSpace,
+    /// `site-option-space NAME;`. (Added.)
+    SiteOptionSpace,
     /// Anything else ISC accepts as a server option that Tandem does not act on;
     /// lowering adds a warning for these.
     Other(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// `allow`/`deny`/`ignore` keys, and the boolean server parameters that are
+/// the same ISC setting (`boot-unknown-clients`, `allow-bootp`,
+/// `allow-booting`, `dynamic-bootp`, `duplicates`, `declines`,
+/// `client-updates`, `leasequery`): a constant `on`/`off`/`ignore` value of
+/// those parameters is lowered to `Stmt::AccessControl` too.
 pub enum AccessFlag {
     UnknownClients,
     Bootp,
@@ -184,6 +228,8 @@ pub enum AccessFlag {
     ClientUpdates,
     Leasequery,
     Duplicates,
+    /// `allow dynamic-bootp;` / `dynamic-bootp on;`. (Added.)
+    DynamicBootp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,8 +264,14 @@ pub enum Expr {
     Not(Box<Expr>),
     Equal(Box<Expr>, Box<Expr>),
     NotEqual(Box<Expr>, Box<Expr>),
-    Regex { expr: Box<Expr>, pattern: String, icase: bool },
+    Regex {
+        expr: Box<Expr>,
+        pattern: String,
+        icase: bool,
+    },
     Exists(OptionCode),
+    /// `defined (NAME)`: the variable is set. (Added.)
+    VariableExists(String),
     Known,
     Static,
     True,
@@ -229,29 +281,62 @@ pub enum Expr {
     OptionValue(OptionCode),
     ConfigOption(OptionCode),
     Hardware,
-    PacketBytes { offset: Box<Expr>, len: Box<Expr> },
-    Substring { expr: Box<Expr>, offset: Box<Expr>, len: Box<Expr> },
-    Suffix { expr: Box<Expr>, len: Box<Expr> },
+    PacketBytes {
+        offset: Box<Expr>,
+        len: Box<Expr>,
+    },
+    Substring {
+        expr: Box<Expr>,
+        offset: Box<Expr>,
+        len: Box<Expr>,
+    },
+    Suffix {
+        expr: Box<Expr>,
+        len: Box<Expr>,
+    },
     Lcase(Box<Expr>),
     Ucase(Box<Expr>),
     Concat(Vec<Expr>),
     PickFirstValue(Vec<Expr>),
-    BinaryToAscii { base: Box<Expr>, width: Box<Expr>, separator: Box<Expr>, expr: Box<Expr> },
-    EncodeInt { expr: Box<Expr>, bits: u8 },
-    Reverse { width: Box<Expr>, expr: Box<Expr> },
+    BinaryToAscii {
+        base: Box<Expr>,
+        width: Box<Expr>,
+        separator: Box<Expr>,
+        expr: Box<Expr>,
+    },
+    EncodeInt {
+        expr: Box<Expr>,
+        bits: u8,
+    },
+    Reverse {
+        width: Box<Expr>,
+        expr: Box<Expr>,
+    },
     LeasedAddress,
     HostDeclName,
     ClientState,
     Filename,
     ServerName,
     Variable(String),
+    /// ISC's host lookup: all IPv4 addresses of the DNS name the inner
+    /// expression evaluates to, 4 bytes each. The parser produces it for a
+    /// host name where an address is expected (`option routers gw.example;`,
+    /// wrapped in `Substring(.., 0, 4)` where one address is expected, as
+    /// ISC does) and for `gethostbyname("name")`.
     GetdnsRecord(Box<Expr>),
     Null,
     // numeric
     Number(i64),
-    ExtractInt { expr: Box<Expr>, bits: u8 },
+    ExtractInt {
+        expr: Box<Expr>,
+        bits: u8,
+    },
     LeaseTime,
-    Arith { op: ArithOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Arith {
+        op: ArithOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,6 +391,11 @@ pub struct Pool {
     /// shared-network; each range then belongs to the subnet that contains it).
     pub subnet: Option<usize>,
     pub ranges: Vec<Range>,
+    /// true for the pool made from `range` statements written directly in
+    /// a subnet (one per subnet). ISC gives such ranges ad-hoc pools that
+    /// deny dynamic BOOTP clients (or, for `range dynamic-bootp`, allow all
+    /// clients): read `Range::dynamic_bootp`. (Added.)
+    pub implicit: bool,
     /// allow/deny lists, in order.
     pub permits: Vec<Permit>,
     /// `failover peer "NAME";` (after `no failover peer` this is None).
@@ -457,13 +547,24 @@ pub enum OptionType {
     Text,
     String,
     DomainName,
-    DomainList { compressed: bool },
+    DomainList {
+        compressed: bool,
+    },
     /// Classless static routes (RFC 3442: `destination-descriptor router`).
     StaticRoutes,
     Ipv6Address,
     Encapsulate(String),
     Array(Box<OptionType>),
     Record(Vec<OptionType>),
+    /// `zerolen`: the option has no value (ISC format `Z`). (Added.)
+    Zerolen,
+    /// The inner item may be omitted (ISC format `o`). (Added.)
+    Optional(Box<OptionType>),
+    /// A named ISC enumeration (ISC format `N`), e.g. "status-codes". (Added.)
+    Enumeration(String),
+    /// Option 43: encapsulates the space named by `vendor-option-space`
+    /// (ISC format `E.`). (Added.)
+    VendorEncapsulate,
 }
 
 #[derive(Debug, Clone)]
@@ -472,9 +573,48 @@ pub struct OptionDef {
     pub name: String,
     pub code: u32,
     pub ty: OptionType,
+    /// ISC's format string for the type (see `crate::options`), the exact
+    /// encoding rule. (Added.)
+    pub format: String,
+}
+
+/// An option space (ISC "universe"). (Added.)
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionSpace {
+    pub name: String,
+    /// Bytes of an option code: 1, 2 or 4 (`code width N`).
+    pub code_width: u8,
+    /// Bytes of an option length: 0, 1 or 2 (`length width N`).
+    pub length_width: u8,
+    /// The option whose value carries this space's options
+    /// (`option X code 43 = encapsulate SPACE;`), if any.
+    pub encapsulated_by: Option<OptionCode>,
 }
 
 impl Config {
+    /// The option called `name` in `space` (case-insensitive, as ISC).
+    pub fn option_by_name(&self, space: &str, name: &str) -> Option<&OptionDef> {
+        self.option_defs
+            .iter()
+            .rev()
+            .find(|d| d.space.eq_ignore_ascii_case(space) && d.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The option with `code` in `space`.
+    pub fn option_by_code(&self, space: &str, code: u32) -> Option<&OptionDef> {
+        self.option_defs
+            .iter()
+            .rev()
+            .find(|d| d.space.eq_ignore_ascii_case(space) && d.code == code)
+    }
+
+    /// The option space called `name` (case-insensitive).
+    pub fn option_space(&self, name: &str) -> Option<&OptionSpace> {
+        self.option_spaces
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
     /// The chain of scopes from the global scope down to `id` (outermost first).
     pub fn scope_chain(&self, id: ScopeId) -> Vec<ScopeId> {
         let mut chain = vec![id];
