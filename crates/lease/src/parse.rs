@@ -777,6 +777,9 @@ fn parse_lease(
     if l.rewind_binding_state == Some(l.binding_state) {
         l.rewind_binding_state = None;
     }
+    // Keep the carried statements in the order the printer writes them
+    // (ISC's write_lease order), so parse(print(r)) == r.
+    crate::print::order_statements(&mut l.statements);
     Ok(l)
 }
 

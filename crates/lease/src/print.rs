@@ -133,10 +133,9 @@ fn print_lease(l: &Lease, out: &mut String) {
     // class before the hardware line, agent options before the host name,
     // event blocks last.
     let (billing, rest): (Vec<&String>, Vec<&String>) =
-        l.statements.iter().partition(|s| s.starts_with("billing"));
-    let (options, events): (Vec<&String>, Vec<&String>) = rest
-        .into_iter()
-        .partition(|s| s.starts_with("option") || s.starts_with("supersede"));
+        l.statements.iter().partition(|s| statement_rank(s) == 0);
+    let (options, events): (Vec<&String>, Vec<&String>) =
+        rest.into_iter().partition(|s| statement_rank(s) == 1);
     for s in billing {
         out.push_str("\n  ");
         out.push_str(s);
@@ -167,6 +166,23 @@ fn print_lease(l: &Lease, out: &mut String) {
         out.push_str(s);
     }
     out.push_str("\n}\n");
+}
+
+/// Where ISC's `write_lease` puts a carried statement: billing class (0),
+/// agent options (1), event blocks and the rest (2).
+fn statement_rank(s: &str) -> u8 {
+    if s.starts_with("billing") {
+        0
+    } else if s.starts_with("option") || s.starts_with("supersede") {
+        1
+    } else {
+        2
+    }
+}
+
+/// Sort carried statements into the order the printer writes them (stable).
+pub(crate) fn order_statements(statements: &mut [String]) {
+    statements.sort_by_key(|s| statement_rank(s));
 }
 
 fn write_peer_state(who: &str, e: &PeerStateEntry, out: &mut String) {
