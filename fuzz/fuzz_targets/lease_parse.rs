@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tandem_lease::{fold, parse, parse_bytes, print_records, Record, SyntaxError, WarningKind};
+use tandem_lease::{fold, parse, parse_bytes, print_records, SyntaxError, WarningKind};
 
 
 fuzz_target!(|data: &[u8]| {
