@@ -21,7 +21,7 @@ pub use tandem_failover::peer::ConnId;
 pub use tandem_lease::{FailoverState, Record};
 
 /// What the driver feeds the node.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Input {
     /// A DHCP datagram arrived.
     Packet { rx: RxMeta, bytes: Vec<u8> },
@@ -52,17 +52,30 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Send a DHCP reply.
-    Reply { bytes: Vec<u8>, to: Destination, ifindex: u32, src: Ipv4Addr },
+    Reply {
+        bytes: Vec<u8>,
+        to: Destination,
+        ifindex: u32,
+        src: Ipv4Addr,
+    },
     /// A log line (ISC's wording).
     Log { level: LogLevel, message: String },
     /// Make `records` durable (group commit). Only after that: carry out
     /// `then` in order, and if `notify` is set, feed back
     /// `Input::Persisted { token, ok: true }`. If the write fails: drop
     /// `then` and feed `Persisted { token, ok: false }`.
-    Persist { records: Vec<Record>, then: Vec<Effect>, notify: Option<u64> },
+    Persist {
+        records: Vec<Record>,
+        then: Vec<Effect>,
+        notify: Option<u64>,
+    },
     /// Open a TCP connection from `local` (port 0 = ephemeral) to `remote`
     /// for relationship `peer`; report `PeerConnected` or `PeerConnectFailed`.
-    PeerConnect { peer: usize, local: SocketAddrV4, remote: SocketAddrV4 },
+    PeerConnect {
+        peer: usize,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    },
     /// Write bytes to a peer connection.
     PeerSend { conn: ConnId, bytes: Vec<u8> },
     /// Close a peer connection (no `PeerClosed` needs to follow).
