@@ -20,6 +20,9 @@ use crate::text::{client_text, hex_colon, hostname_from_option, hostname_part};
 use crate::topology::{FixedLease, Topology};
 use crate::{Destination, Effect, Interface, LogLevel, Now, RxMeta, Stats};
 
+mod peering;
+pub use peering::FailoverPool;
+
 /// ISC `DEFAULT_DEFAULT_LEASE_TIME` (`includes/dhcpd.h`).
 pub const DEFAULT_LEASE_TIME: u32 = 43_200;
 /// ISC `DEFAULT_MAX_LEASE_TIME`.
@@ -178,6 +181,18 @@ impl Engine {
         leases: Vec<Lease>,
         now: Now,
     ) -> Result<Engine, EngineError> {
+        Self::with_failover(config, interfaces, leases, Box::new(NoFailover), now)
+    }
+
+    /// [`Engine::new`] with failover hooks in place before the startup run
+    /// of lease timers (with a peer, an ended lease becomes EXPIRED, not FREE).
+    pub fn with_failover(
+        config: Arc<Config>,
+        interfaces: Vec<Interface>,
+        leases: Vec<Lease>,
+        hooks: Box<dyn FailoverHooks>,
+        now: Now,
+    ) -> Result<Engine, EngineError> {
         let topo = Topology::new(config)?;
         let (table, twice) = LeaseTable::new(&topo);
         let abandon_lease_time =
@@ -188,7 +203,7 @@ impl Engine {
             iface_network: HashMap::new(),
             table,
             stats: Stats::default(),
-            hooks: Box::new(NoFailover),
+            hooks,
             agent_stash: HashMap::new(),
             lease_events: HashMap::new(),
             abandon_lease_time,
@@ -271,7 +286,9 @@ impl Engine {
     /// outside every new range are dropped (as ISC does on restart). On
     /// error the old configuration stays.
     pub fn reload(&mut self, config: Arc<Config>, now: Now) -> Result<Vec<Effect>, EngineError> {
-        let topo = Topology::new(config)?;
+        let mut topo = Topology::new(config)?;
+        // Hosts and groups declared over OMAPI outlive the configuration file.
+        topo.dynamic = self.topo.dynamic.clone();
         let (mut table, twice) = LeaseTable::new(&topo);
         let mut out = std::mem::take(&mut self.pending);
         for w in &topo.warnings {
@@ -327,6 +344,19 @@ impl Engine {
         &self.stats
     }
 
+    /// For the OMAPI host table (`dynhost`).
+    pub(crate) fn topo(&self) -> &Topology {
+        &self.topo
+    }
+
+    pub(crate) fn topo_mut(&mut self) -> &mut Topology {
+        &mut self.topo
+    }
+
+    pub(crate) fn table(&self) -> &LeaseTable {
+        &self.table
+    }
+
     /// Checks that the lease table's indexes and queues agree with the
     /// leases (for tests and debug assertions in drivers).
     #[doc(hidden)]
@@ -358,8 +388,18 @@ impl Engine {
             let peer = self.pool_peer(entry.pool).map(str::to_owned);
             let peer = peer.as_deref();
             let Some(next) = self.hooks.expiry_state(peer, old.binding_state) else {
+                // Waits for the failover peer (its BNDACK, or a state change).
+                self.table.park(addr, None);
                 continue;
             };
+            if let Some(at) = self
+                .hooks
+                .expiry_not_before(peer, &old, now)
+                .filter(|t| *t > now.wall)
+            {
+                self.table.park(addr, Some(at));
+                continue;
+            }
             if old.binding_state == BindingState::Active {
                 if let Some(ev) = self.lease_events.remove(&addr) {
                     out.extend(self.run_event(&ev.on_expiry, None, &old));
@@ -369,6 +409,7 @@ impl Engine {
             let mut new = old;
             new.binding_state = next;
             new.next_binding_state = next_state(self.hooks.as_ref(), peer, next);
+            self.hooks.prepare_change(peer, &mut new, now);
             self.table.replace(new.clone());
             then.extend(self.hooks.after_commit(peer, &new));
             records.push(Record::Lease(new));
@@ -706,6 +747,15 @@ impl Engine {
                 cand = self
                     .table
                     .first_in_queue(ap, BindingState::Abandoned, now.wall)
+                    // With a peer, an abandoned lease is reclaimed only by
+                    // the server that may reallocate it (`lease_mine_to_reallocate`).
+                    .filter(|&a| {
+                        peer.is_none()
+                            || self
+                                .table
+                                .get(a)
+                                .is_some_and(|e| self.hooks.may_allocate(peer, &e.lease, now))
+                    })
                     .map(|a| (a, true));
             }
             let Some((a, abandoned)) = cand else {
@@ -794,7 +844,11 @@ impl Engine {
                 .get(a)
                 .and_then(|e| self.pool_peer(e.pool))
                 .map(str::to_owned);
-            if !self.hooks.may_answer(peer.as_deref(), cl.pkt, cl.msg) {
+            // ISC answers a client the hash gives to the peer anyway when
+            // the peer has no free lease in this network (`dhcp.c:422-433`).
+            if !self.hooks.may_answer(peer.as_deref(), cl.pkt, cl.msg)
+                && self.peer_has_leases(peer.as_deref(), net)
+            {
                 out.push(log(
                     LogLevel::Debug,
                     format!("{msg}: load balance to peer {}", peer.unwrap_or_default()),
@@ -914,6 +968,19 @@ impl Engine {
                 self.lease_reply(now, cl, pick, MessageType::Ack, msg, out);
             }
             RequestLookup::Unavailable(reason) => {
+                // ISC drops a REQUEST for a lease of a failover pool while
+                // the relationship is not responding (`dhcp.c:562-570`): a
+                // server in startup or recover must not NAK a binding its
+                // peer may have made.
+                let peer = self
+                    .table
+                    .get(cip)
+                    .and_then(|e| self.pool_peer(e.pool))
+                    .map(str::to_owned);
+                if peer.is_some() && !self.hooks.may_answer(peer.as_deref(), pkt, cl.msg) {
+                    out.push(log(LogLevel::Debug, format!("{msg}: not responding")));
+                    return;
+                }
                 out.push(info(format!("{msg}: lease {cip} unavailable.")));
                 self.nak(cl, cip, reason, cip_subnet, out);
             }
@@ -1042,9 +1109,7 @@ impl Engine {
             Pick::Fixed(f) => Some(f.host),
             Pick::Dynamic(_) => cl.hosts.iter().copied().find(|&h| {
                 self.topo
-                    .config
-                    .hosts
-                    .get(h)
+                    .host(h)
                     .is_some_and(|host| host.fixed_addresses.is_empty())
             }),
         }
@@ -1086,6 +1151,13 @@ impl Engine {
         }
         if let Some(h) = host.and_then(|h| self.topo.host_scope(h)) {
             ex.run_chain(h);
+        }
+        // A host declared over OMAPI: its group's statements, then its own.
+        for body in host
+            .map(|h| self.topo.dynamic.bodies(h))
+            .unwrap_or_default()
+        {
+            ex.run_body(body);
         }
         ex
     }
@@ -1136,15 +1208,8 @@ impl Engine {
 
     /// Lease time (ISC `ack_lease`): the client's requested time (option 51)
     /// or `default-lease-time`, at most `max-lease-time`, at least
-    /// `min-lease-time`; then the failover bound.
-    fn lease_time(
-        &self,
-        st: &OptionState,
-        cl: &Client<'_>,
-        lease: &Lease,
-        peer: Option<&str>,
-        now: Now,
-    ) -> u32 {
+    /// `min-lease-time` (the failover bound comes after, in `lease_reply`).
+    fn desired_lease_time(&self, st: &OptionState, cl: &Client<'_>) -> u32 {
         let default = st
             .param_u32(Param::DefaultLeaseTime)
             .unwrap_or(DEFAULT_LEASE_TIME);
@@ -1158,7 +1223,7 @@ impl Engine {
         if lt < min {
             lt = if min != 0 { min } else { default };
         }
-        self.hooks.lease_time(peer, lease, lt, now)
+        lt
     }
 
     /// ISC: a BOOTP lease is infinite unless `dynamic-bootp-lease-length` or
@@ -1201,9 +1266,7 @@ impl Engine {
         }
         .unwrap_or_else(|| Lease::new(addr, BindingState::Free));
         let host = self.option_host(cl, pick);
-        let host_name = host
-            .and_then(|h| self.topo.config.hosts.get(h))
-            .map(|h| h.name.clone());
+        let host_name = host.and_then(|h| self.topo.host(h)).map(|h| h.name.clone());
         let mut facts = cl.facts();
         facts.host_name = host_name.as_deref();
         facts.leased = Some(addr);
@@ -1257,14 +1320,19 @@ impl Engine {
             && !bootp
             && matches!(pick, Pick::Dynamic(_))
             && reusable_ack(&ex.state, cl, &old, now);
-        let lease_time = if bootp {
-            Self::bootp_lease_time(&ex.state, now)
+        // `desired` is what the configuration grants; `lease_time` what the
+        // client gets after the failover bound (the MCLT rule, §3.4).
+        let (desired, lease_time) = if bootp {
+            let t = Self::bootp_lease_time(&ex.state, now);
+            (t, t)
         } else if reuse {
             // "Restore expiry to its original value": the ACK tells the time
             // left on the unchanged lease.
-            remaining(&old, now)
+            let t = remaining(&old, now);
+            (t, t)
         } else {
-            self.lease_time(&ex.state, cl, &old, peer, now)
+            let d = self.desired_lease_time(&ex.state, cl);
+            (d, self.hooks.lease_time(peer, &old, d, now))
         };
         ex.set_lease_facts(Some(addr), Some(lease_time));
 
@@ -1470,7 +1538,8 @@ impl Engine {
             }
         }
         self.hooks
-            .prepare_commit(peer, &old, &mut new, lease_time, now);
+            .prepare_commit(peer, &old, &mut new, desired, now);
+        self.hooks.prepare_change(peer, &mut new, now);
 
         let mut records = vec![Record::Lease(new.clone())];
         self.table.release_hold_of(&cl.key);
@@ -1585,6 +1654,7 @@ impl Engine {
             l.next_binding_state =
                 next_state(self.hooks.as_ref(), peer.as_deref(), l.binding_state);
             l.ends = now.wall;
+            self.hooks.prepare_change(peer.as_deref(), &mut l, now);
             self.table.replace(l.clone());
             self.agent_stash.remove(&a);
             self.lease_events.remove(&a);
@@ -1660,6 +1730,7 @@ impl Engine {
         new.binding_state = self.hooks.release_state(peer);
         new.next_binding_state = next_state(self.hooks.as_ref(), peer, new.binding_state);
         new.ends = now.wall;
+        self.hooks.prepare_change(peer, &mut new, now);
         self.table.replace(new.clone());
         self.agent_stash.remove(&cip);
         out.push(info(msg));
@@ -1719,6 +1790,7 @@ impl Engine {
                 new.ends = ends_after(now.wall, self.abandon_lease_time);
                 new.hardware = None;
                 new.uid = None;
+                self.hooks.prepare_change(peer, &mut new, now);
                 self.table.release_hold_at(addr);
                 self.table.replace(new.clone());
                 self.agent_stash.remove(&addr);
@@ -1811,7 +1883,7 @@ impl Engine {
             .iter()
             .copied()
             .find(|&h| {
-                self.topo.config.hosts.get(h).is_some_and(|host| {
+                self.topo.host(h).is_some_and(|host| {
                     host.fixed_addresses
                         .contains(&tandem_config::HostAddr::Ip(cip))
                 })
@@ -1819,15 +1891,11 @@ impl Engine {
             .or_else(|| {
                 cl.hosts.iter().copied().find(|&h| {
                     self.topo
-                        .config
-                        .hosts
-                        .get(h)
+                        .host(h)
                         .is_some_and(|host| host.fixed_addresses.is_empty())
                 })
             });
-        let host_name = host
-            .and_then(|h| self.topo.config.hosts.get(h))
-            .map(|h| h.name.clone());
+        let host_name = host.and_then(|h| self.topo.host(h)).map(|h| h.name.clone());
         let mut facts = cl.facts();
         facts.host_name = host_name.as_deref();
         let config = Arc::clone(&self.topo.config);

@@ -6,24 +6,33 @@
 //! | Question | Asked when | ISC |
 //! |---|---|---|
 //! | [`FailoverHooks::may_answer`] | before answering DISCOVER, REQUEST, RELEASE, DECLINE, BOOTP | service state (`fo.c:1655`), load balancing for DISCOVER/BOOTP (`load_balance_mine`) |
+//! | [`FailoverHooks::peer_free_state`] | a DISCOVER the hash gives to the peer | answered anyway if the peer has no free lease in the network (`dhcp.c:422-433`) |
 //! | [`FailoverHooks::allocatable`] | choosing a new lease | primary owns FREE, secondary BACKUP (`allocate_lease`) |
 //! | [`FailoverHooks::may_allocate`] | reusing or requesting a specific free lease | `lease_mine_to_reallocate` |
 //! | [`FailoverHooks::lease_time`] | OFFER and ACK | the MCLT rule (`ack_lease`, isc-failover.md §3.4) |
 //! | [`FailoverHooks::prepare_commit`] | building the ACKed lease | `tstp`/`tsfp` bookkeeping (§3.3) |
 //! | [`FailoverHooks::expiry_state`], [`FailoverHooks::release_state`] | expiry timer, DHCPRELEASE | ACTIVE → EXPIRED/RELEASED with a peer, FREE without; EXPIRED waits for the peer's ack |
+//! | [`FailoverHooks::prepare_change`] | building any propagated change (ACK, expiry, release, decline) | `rewind binding state`, `tstp = ends` on expiry/release (§3.3) |
+//! | [`FailoverHooks::expiry_not_before`] | a lease's `ends` passed and its next state is known | partner-down: EXPIRED/RELEASED/RESET wait for `tsfp` (`mdb.c:1945-1970`) |
 //! | [`FailoverHooks::after_commit`] | after every persisted lease change | queue a BNDUPD: effects returned here run after the fsync, in `Persist::then` |
 //!
+//! A lease whose `ends` passed while [`FailoverHooks::expiry_state`] says it
+//! waits (or [`FailoverHooks::expiry_not_before`] says not yet) is parked;
+//! [`crate::Engine::recheck_expiry`] looks at the waiting ones again after a
+//! failover state change. The entry points for the peer's side
+//! ([`crate::Engine::apply_peer_binding`], [`crate::Engine::update_lease`],
+//! [`crate::Engine::failover_leases`], ...) are in `peering.rs`.
+//!
 //! [`NoFailover`] answers as ISC does for a pool without a peer. A failover
-//! implementation replaces it with [`crate::Engine::set_failover`]. Sending
-//! a BNDUPD will need an effect the driver routes to the peer link (the
-//! design's `SendPeer`); it is not in [`crate::Effect`] yet, so that drivers
-//! matching on every effect are not broken before failover exists.
-//! Failover will also need an entry point for the peer's updates (apply a
-//! BNDUPD to the table, then persist and BNDACK).
+//! implementation replaces it with [`crate::Engine::with_failover`] or
+//! [`crate::Engine::set_failover`]. The engine's [`crate::Effect`] has no
+//! peer-send effect: `tandem-node` (the engine plus its failover peers) learns
+//! of each propagated change through [`FailoverHooks::after_commit`] and
+//! places the BNDUPD after the commit itself.
 
 use std::fmt;
 
-use tandem_lease::{BindingState, Lease};
+use tandem_lease::{BindingState, Lease, Time};
 use tandem_wire::{MessageType, Packet};
 
 use crate::{Effect, Now};
@@ -70,6 +79,26 @@ pub trait FailoverHooks: fmt::Debug + Send {
 
     /// The state a lease moves to on DHCPRELEASE.
     fn release_state(&self, peer: Option<&str>) -> BindingState;
+
+    /// Adjust a lease about to be committed by a change the peer must hear
+    /// about (DHCPACK after [`FailoverHooks::prepare_commit`], expiry,
+    /// DHCPRELEASE, DHCPDECLINE). Without failover: nothing.
+    fn prepare_change(&self, _peer: Option<&str>, _new: &mut Lease, _now: Now) {}
+
+    /// A lease whose `ends` has passed moves to its next state only at or
+    /// after the returned time (`None`: now).
+    fn expiry_not_before(&self, _peer: Option<&str>, _lease: &Lease, _now: Now) -> Option<Time> {
+        None
+    }
+
+    /// While load balancing is in effect for `peer`: the binding state the
+    /// peer allocates from (BACKUP for a primary's peer, FREE for a
+    /// secondary's). A client the hash gives to the peer is answered anyway
+    /// when no pool of its network holds such a lease (`peer_has_leases`).
+    /// `None` (the default): no such exception.
+    fn peer_free_state(&self, _peer: Option<&str>) -> Option<BindingState> {
+        None
+    }
 
     /// Effects to carry out once `lease` is on stable storage (the failover
     /// implementation returns its "send BNDUPD" effect here). They are placed

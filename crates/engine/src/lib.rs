@@ -32,10 +32,12 @@
 //! - `scope`: scope statements and classes evaluated for one client;
 //! - `engine`: the message handlers (ISC `server/dhcp.c`, `bootp.c`);
 //! - `reply`: option order and delivery (RFC 2131 §4.1);
-//! - [`failover`]: the seam for ISC failover.
+//! - [`failover`]: the seam for ISC failover;
+//! - `dynhost`: hosts and groups declared over OMAPI ([`Engine::add_host`], ...).
 
 use std::net::Ipv4Addr;
 
+mod dynhost;
 mod encap;
 mod engine;
 mod error;
@@ -47,6 +49,11 @@ mod table;
 mod text;
 mod topology;
 
+pub use dynhost::{
+    parse_statements, GroupSnapshot, GroupSpec, HostError, HostInfo, HostOrigin, HostQuery,
+    HostSnapshot, HostSpec,
+};
+pub use engine::FailoverPool;
 pub use engine::{
     Engine, DEFAULT_ABANDON_LEASE_TIME, DEFAULT_CACHE_THRESHOLD, DEFAULT_LEASE_TIME,
     DEFAULT_MAX_LEASE_TIME, DEFAULT_MIN_LEASE_TIME, OFFER_HOLD_MS,
@@ -76,7 +83,7 @@ pub struct Interface {
 }
 
 /// Where and how a packet arrived.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RxMeta {
     pub ifindex: u32,
     pub src: std::net::SocketAddrV4,

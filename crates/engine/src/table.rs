@@ -62,6 +62,11 @@ pub(crate) struct LeaseTable {
     queues: Vec<PoolQueues>,
     /// `(ends, addr)` of leases with a timed state change.
     expiry: BTreeSet<(Time, u32)>,
+    /// Leases whose `ends` has passed but whose next state waits on failover
+    /// (the peer's BNDACK, or `tsfp` in partner-down): `Some(t)` to look again
+    /// at `t`, `None` until [`LeaseTable::wake_parked`]. Disjoint from `expiry`.
+    parked: HashMap<u32, Option<Time>>,
+    parked_until: BTreeSet<(Time, u32)>,
     holds: HashMap<u32, Hold>,
     holds_by_client: HashMap<ClientKey, u32>,
 }
@@ -185,7 +190,9 @@ impl LeaseTable {
     }
 
     /// Leases due for a timed state change at `now`, removed from the expiry
-    /// queue (the caller replaces each lease, which re-queues it if needed).
+    /// queue (the caller replaces each lease, which re-queues it if needed,
+    /// or [`park`](Self::park)s it). Parked leases whose time has come are
+    /// due again.
     pub fn take_due(&mut self, now: Time) -> Vec<Ipv4Addr> {
         let mut due = Vec::new();
         while let Some(&(t, a)) = self.expiry.first() {
@@ -195,7 +202,79 @@ impl LeaseTable {
             self.expiry.pop_first();
             due.push(Ipv4Addr::from(a));
         }
+        while let Some(&(t, a)) = self.parked_until.first() {
+            if t > now {
+                break;
+            }
+            self.parked_until.pop_first();
+            self.parked.remove(&a);
+            due.push(Ipv4Addr::from(a));
+        }
         due
+    }
+
+    /// Keeps a lease just taken by [`take_due`](Self::take_due) aside until
+    /// `until` (or until [`wake_parked`](Self::wake_parked) when `None`).
+    pub fn park(&mut self, addr: Ipv4Addr, until: Option<Time>) {
+        let a = u32::from(addr);
+        let Some(e) = self.entries.get(&a) else {
+            return;
+        };
+        if !has_timed_change(&e.lease) {
+            return;
+        }
+        self.expiry.remove(&(e.lease.ends, a));
+        if let Some(Some(t)) = self.parked.insert(a, until) {
+            self.parked_until.remove(&(t, a));
+        }
+        if let Some(t) = until {
+            self.parked_until.insert((t, a));
+        }
+    }
+
+    /// Returns every parked lease to the expiry queue (the failover state
+    /// changed: its next state may no longer wait). Returns how many.
+    pub fn wake_parked(&mut self) -> usize {
+        let parked: Vec<u32> = self.parked.keys().copied().collect();
+        self.parked.clear();
+        self.parked_until.clear();
+        for a in &parked {
+            if let Some(e) = self.entries.get(a) {
+                self.expiry.insert((e.lease.ends, *a));
+            }
+        }
+        parked.len()
+    }
+
+    /// How many leases pool `pool`'s queue for `state` holds.
+    pub fn queue_len(&self, pool: usize, state: BindingState) -> usize {
+        let Some(q) = self.queues.get(pool) else {
+            return 0;
+        };
+        match state {
+            BindingState::Free => q.free.len(),
+            BindingState::Backup => q.backup.len(),
+            BindingState::Abandoned => q.abandoned.len(),
+            _ => 0,
+        }
+    }
+
+    /// Addresses of pool `pool`'s queue for `state` (FREE, BACKUP or
+    /// ABANDONED) in allocation order, oldest `ends` first. Held offers are
+    /// not in any queue.
+    pub fn queue(&self, pool: usize, state: BindingState) -> Vec<Ipv4Addr> {
+        let Some(q) = self.queues.get(pool) else {
+            return Vec::new();
+        };
+        let set = match state {
+            BindingState::Free => &q.free,
+            BindingState::Backup => &q.backup,
+            BindingState::Abandoned => &q.abandoned,
+            _ => return Vec::new(),
+        };
+        set.iter()
+            .map(|&(_, Reverse(a))| Ipv4Addr::from(a))
+            .collect()
     }
 
     // ---- offer holds -------------------------------------------------
@@ -337,6 +416,9 @@ impl LeaseTable {
             q.abandoned.remove(&key);
         }
         self.expiry.remove(&(l.ends, a));
+        if let Some(Some(t)) = self.parked.remove(&a) {
+            self.parked_until.remove(&(t, a));
+        }
     }
 
     /// Consistency check: every index agrees with the leases.
@@ -357,7 +439,9 @@ impl LeaseTable {
                     l.addr
                 ));
             }
-            if has_timed_change(l) != self.expiry.contains(&(l.ends, *a)) {
+            let queued = self.expiry.contains(&(l.ends, *a));
+            let parked = self.parked.contains_key(a);
+            if has_timed_change(l) != (queued || parked) || (queued && parked) {
                 return Err(format!("{}: expiry queue disagrees", l.addr));
             }
             if let Some(uid) = &l.uid {
@@ -384,8 +468,12 @@ impl LeaseTable {
             .values()
             .filter(|e| has_timed_change(&e.lease))
             .count();
-        if expiry_total != self.expiry.len() {
+        if expiry_total != self.expiry.len() + self.parked.len() {
             return Err("stale entries in expiry queue".into());
+        }
+        let timed_parked = self.parked.values().filter(|t| t.is_some()).count();
+        if timed_parked != self.parked_until.len() {
+            return Err("parked lease times disagree".into());
         }
         if self.holds.len() != self.holds_by_client.len() {
             return Err("hold maps disagree".into());
@@ -503,6 +591,40 @@ mod tests {
         assert_eq!(t.expire_holds(2_000), 1);
         assert_eq!(t.first_in_queue(0, BindingState::Free, 100), Some(ip(11)));
         assert_eq!(t.check_invariants(), Ok(()));
+    }
+
+    #[test]
+    fn parked_leases_wait_then_return() {
+        let (mut t, _) = LeaseTable::new(&topo(&[(10, 12)]));
+        for (a, ends) in [(10, 100), (11, 100)] {
+            let mut l = Lease::new(ip(a), BindingState::Expired);
+            l.ends = ends;
+            t.replace(l);
+        }
+        let due = t.take_due(150);
+        assert_eq!(due.len(), 2);
+        // .10 waits for an event, .11 until 300.
+        t.park(ip(10), None);
+        t.park(ip(11), Some(300));
+        assert_eq!(t.check_invariants(), Ok(()));
+        assert!(t.take_due(299).is_empty());
+        assert_eq!(t.take_due(300), vec![ip(11)]);
+        t.park(ip(11), None);
+        assert_eq!(t.check_invariants(), Ok(()));
+        // A replacement un-parks (the new lease is indexed by its own ends).
+        let mut l = Lease::new(ip(11), BindingState::Free);
+        l.ends = 100;
+        t.replace(l);
+        assert_eq!(t.check_invariants(), Ok(()));
+        assert_eq!(t.wake_parked(), 1);
+        assert_eq!(t.check_invariants(), Ok(()));
+        assert_eq!(t.take_due(301), vec![ip(10)]);
+        t.park(ip(10), None);
+        // Parking a lease with no timed change is a no-op.
+        t.park(ip(12), Some(5));
+        assert_eq!(t.check_invariants(), Ok(()));
+        assert_eq!(t.queue_len(0, BindingState::Free), 2);
+        assert_eq!(t.queue(0, BindingState::Free), vec![ip(12), ip(11)]);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tandem_config::{Config, HostAddr, OptionCode, Param, ScopeId, Stmt, Value};
 
+use crate::dynhost::{DynamicHosts, DYNAMIC_BASE};
 use crate::error::EngineError;
 use crate::Interface;
 
@@ -56,6 +57,8 @@ pub(crate) struct Topology {
     network_authoritative: Vec<bool>,
     /// Startup diagnostics (logged by the engine).
     pub warnings: Vec<String>,
+    /// Hosts and groups declared over OMAPI; carried across reloads.
+    pub dynamic: DynamicHosts,
 }
 
 impl Topology {
@@ -234,6 +237,7 @@ impl Topology {
             subnet_authoritative,
             network_authoritative,
             warnings,
+            dynamic: DynamicHosts::default(),
         })
     }
 
@@ -322,17 +326,44 @@ impl Topology {
         hw: &[u8],
         option: &dyn Fn(&OptionCode) -> Option<Vec<u8>>,
     ) -> Vec<usize> {
+        // OMAPI hosts join the same lookups, after the dhcpd.conf hosts (ISC chains a new
+        // host at the end); a dhcpd.conf host deleted or replaced over OMAPI is skipped.
+        let visible = |h: &usize| {
+            self.config
+                .hosts
+                .get(*h)
+                .is_some_and(|host| !self.dynamic.hides(&host.name))
+        };
         if let Some(uid) = uid {
-            if let Some(hosts) = self.hosts_by_uid.get(uid) {
-                return hosts.clone();
+            let mut hosts: Vec<usize> = self
+                .hosts_by_uid
+                .get(uid)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(visible)
+                .collect();
+            hosts.extend_from_slice(self.dynamic.by_uid(uid));
+            if !hosts.is_empty() {
+                return hosts;
             }
         }
-        if let Some(hosts) = self.hosts_by_hw.get(&(htype, hw.to_vec())) {
-            return hosts.clone();
+        let mut hosts: Vec<usize> = self
+            .hosts_by_hw
+            .get(&(htype, hw.to_vec()))
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(visible)
+            .collect();
+        hosts.extend_from_slice(self.dynamic.by_hw(htype, hw));
+        if !hosts.is_empty() {
+            return hosts;
         }
         self.hosts_with_identifier
             .iter()
             .copied()
+            .filter(visible)
             .filter(|&h| {
                 self.config
                     .hosts
@@ -343,11 +374,21 @@ impl Topology {
             .collect()
     }
 
+    /// The host behind an index from [`Topology::find_hosts`]: a dhcpd.conf host, or one
+    /// declared over OMAPI.
+    pub fn host(&self, h: usize) -> Option<&tandem_config::Host> {
+        if h >= DYNAMIC_BASE {
+            self.dynamic.decl(h)
+        } else {
+            self.config.hosts.get(h)
+        }
+    }
+
     /// The first fixed address of `hosts` that lies in shared network `net`
     /// (ISC `find_host_for_network`).
     pub fn fixed_lease_in(&self, hosts: &[usize], net: usize) -> Option<FixedLease> {
         hosts.iter().find_map(|&h| {
-            let host = self.config.hosts.get(h)?;
+            let host = self.host(h)?;
             host.fixed_addresses.iter().find_map(|fa| match fa {
                 HostAddr::Ip(addr) => {
                     let subnet = self.network_subnet_for(net, *addr)?;

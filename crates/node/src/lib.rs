@@ -13,15 +13,29 @@
 //! node.handle(now, Input::PeerBytes { conn, bytes });
 //! if node.next_timeout().is_some_and(|t| t <= now.mono_ms) { node.handle(now, Input::Timers); }
 //! ```
+//!
+//! Inside: `node.rs` drives the engine and the peers and places their effects
+//! (ordering rules in its module docs); `hooks.rs` answers the engine's
+//! failover questions from the peers (service state, load balancing, MCLT,
+//! ownership, expiry); `convert.rs` turns `failover peer` blocks into
+//! `PeerConfig`s and loads the saved state (config declarations, then the
+//! lease file). Pools without a `failover peer` are served exactly as by
+//! the engine alone.
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-pub use tandem_engine::{Destination, Interface, LogLevel, Now, RxMeta};
+mod convert;
+mod hooks;
+mod node;
+
+pub use node::Node;
+pub use tandem_engine::{Destination, Engine, Interface, LogLevel, Now, RxMeta};
 pub use tandem_failover::peer::ConnId;
+pub use tandem_failover::Role;
 pub use tandem_lease::{FailoverState, Record};
 
 /// What the driver feeds the node.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// A DHCP datagram arrived.
     Packet { rx: RxMeta, bytes: Vec<u8> },
@@ -64,6 +78,11 @@ pub enum Effect {
     /// `then` in order, and if `notify` is set, feed back
     /// `Input::Persisted { token, ok: true }`. If the write fails: drop
     /// `then` and feed `Persisted { token, ok: false }`.
+    ///
+    /// Persists complete in the order they were issued: one with no
+    /// `records` completes only once every Persist issued before it has (the
+    /// node uses that as a barrier, so that a BNDUPD never leaves before the
+    /// lease it describes is on disk).
     Persist {
         records: Vec<Record>,
         then: Vec<Effect>,
@@ -92,4 +111,58 @@ pub struct Listen {
     pub local: SocketAddrV4,
     /// ISC accepts a connection only from `peer address`.
     pub remote_addr: Ipv4Addr,
+}
+
+/// Why a node could not start or reload.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Engine(#[from] tandem_engine::EngineError),
+    #[error("failover peer \"{peer}\": {what} \"{name}\" does not resolve to an IPv4 address")]
+    Unresolved {
+        peer: String,
+        what: &'static str,
+        name: String,
+    },
+    #[error("failover peer \"{peer}\": no {what} (ISC: it may not be omitted)")]
+    MissingAddress { peer: String, what: &'static str },
+    #[error("failover peer \"{peer}\": {error}")]
+    Hba {
+        peer: String,
+        error: tandem_failover::hash::HbaError,
+    },
+}
+
+/// One relationship as OMAPI's `failover-state` object shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    pub name: String,
+    pub role: Role,
+    pub local_addr: Ipv4Addr,
+    pub local_port: u16,
+    pub partner_addr: Ipv4Addr,
+    pub partner_port: u16,
+    pub local_state: FailoverState,
+    pub local_stos: u64,
+    pub partner_state: FailoverState,
+    pub partner_stos: u64,
+    pub mclt: u32,
+    /// The primary's hash bucket assignment (configured, or from CONNECT).
+    pub hba: Option<[u8; 32]>,
+    /// Ours (`max-response-delay`) and the partner's (its option 19).
+    pub max_response_delay: u32,
+    pub partner_max_response_delay: Option<u32>,
+    /// Ours (`max-unacked-updates`) and the partner's (its option 14).
+    pub max_unacked_updates: u32,
+    pub partner_max_unacked_updates: Option<u32>,
+    pub load_balance_max_seconds: u32,
+    /// BNDUPDs sent and not yet acknowledged.
+    pub cur_unacked_updates: u32,
+    /// Wall time we last sent a message on the link.
+    pub last_packet_sent: Option<u64>,
+    /// The `time` field of the last message received.
+    pub last_timestamp_received: Option<u64>,
+    /// Partner clock minus ours at the last message, seconds (ISC keeps 0).
+    pub skew: i64,
+    pub connected: bool,
 }
