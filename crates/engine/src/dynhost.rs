@@ -1053,6 +1053,18 @@ mod tests {
         }
 
         #[test]
+        fn dynamic_hosts_outlive_a_reload() {
+            let mut e = engine();
+            e.add_host(spec("h1", 1, Some([10, 0, 0, 60]))).unwrap();
+            let cfg = tandem_config::parse_bytes_without_includes(CONF.as_bytes()).unwrap();
+            e.reload(Arc::new(cfg), NOW).unwrap();
+            assert_eq!(
+                offer(&mut e, [2, 0, 0, 0, 9, 1]).0,
+                Ipv4Addr::new(10, 0, 0, 60)
+            );
+        }
+
+        #[test]
         fn refusals_and_snapshots() {
             let mut e = engine();
             let mut none = spec("x", 1, None);
@@ -1083,6 +1095,29 @@ mod tests {
                 offer(&mut e, [2, 0, 0, 0, 9, 5]).0,
                 Ipv4Addr::new(10, 0, 0, 50)
             );
+        }
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// OMAPI clients send any text as `statements`: parsing never panics, and text
+            /// that is accepted never declares anything outside the host's scope.
+            #[test]
+            fn statement_text_stays_in_its_scope(
+                parts in proptest::collection::vec(prop_oneof![
+                    Just("{"), Just("}"), Just("\""), Just("#"), Just("\n"), Just(";"),
+                    Just(" "), Just("option routers 10.0.0.1;"), Just("subnet 10.9.0.0 netmask 255.255.0.0"),
+                    Just("host x"), Just("if true"), Just("default-lease-time 60;"), Just("\\"),
+                ], 0..16)
+            ) {
+                let text: String = parts.concat();
+                if parse_statements(&text).is_ok() {
+                    prop_assert!(check_nesting(&text).is_ok());
+                }
+            }
         }
     }
 

@@ -14,6 +14,7 @@ pub mod driver;
 pub mod frame;
 pub mod iface;
 pub mod packet;
+pub mod peerlink;
 pub mod udp;
 
 use std::io;

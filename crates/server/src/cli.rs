@@ -363,7 +363,10 @@ daemon).\n\
 \n\
 Signals: SIGTERM and SIGINT flush the lease file and exit. SIGHUP re-reads the\n\
 configuration (keeping the running one if the new one has errors); dhcpd has no\n\
-SIGHUP handling.\n",
+SIGHUP handling.\n\
+\n\
+`{prog} ctl ...` is the OMAPI client (omshell's objects from the command line):\n\
+see `{prog} ctl --help`.\n",
         usage = usage(prog),
         conf = DEFAULT_CONFIG,
         leases = DEFAULT_LEASES,

@@ -14,9 +14,12 @@
 //!    owns the engine ([`serve`]).
 
 pub mod cli;
+pub mod ctl;
 pub mod daemon;
+pub mod failover;
 pub mod listen;
 pub mod log;
+pub mod omapi;
 pub mod serve;
 pub mod startup;
 
@@ -33,6 +36,10 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Runs the program with `argv` (program name first); returns the exit status.
 pub fn main_with_args(argv: Vec<OsString>) -> ExitCode {
     let prog = cli::program_name(argv.first().map(OsString::as_os_str));
+    // `tandem ctl ...`: the OMAPI client, not the server.
+    if argv.get(1).is_some_and(|a| a == "ctl") {
+        return ctl::main(argv.into_iter().skip(2).collect());
+    }
     let mut opts = match cli::parse(argv.into_iter().skip(1)) {
         Ok(o) => o,
         Err(e) => {

@@ -1,26 +1,42 @@
 //! The running server: one current-thread tokio runtime, one task that owns
-//! the engine and selects over received datagrams, a 1 s tick, completed
-//! lease-file commits, and signals.
+//! the node (the engine and its failover relationships, `tandem_node`) and
+//! selects over received datagrams, a 1 s tick, the node's failover timers,
+//! completed lease-file commits, failover link events, and signals.
 //!
 //! Durability rule: the `then` effects of a `Persist` run only after the
 //! store reported that the records are on disk (fdatasync). If the commit
 //! failed they are dropped and the failure is logged: no ACK for a lease
-//! that is not on disk.
+//! that is not on disk. A `Persist` with `notify` is answered with
+//! `Input::Persisted` after its `then` ran (ok: false, and no `then`, if
+//! the write failed).
+//!
+//! Failover links (isc-failover.md §1.1): [`PeerLinks`] listens on every
+//! relationship's `address`:`port`, connects when the node asks, and reports
+//! through the same completion channel, so the node task stays the only
+//! owner of all state.
+//!
+//! Shutdown (§2.6): SIGTERM, SIGINT or OMAPI `control state = 2` feed
+//! `Input::Shutdown`; the loop keeps serving the links until the node says
+//! `ShutdownComplete` (or [`crate::failover::SHUTDOWN_DEADLINE`] passed, or a
+//! second signal came), then flushes the store and exits.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tandem_engine::{Effect, Engine, LogLevel, Now, Record, Stats};
+use tandem_engine::{LogLevel, Now, Record, Stats};
 use tandem_lease::HostRecord;
+use tandem_net::peerlink::{EventSink, LinkEvent, PeerLinks};
 use tandem_net::{AsyncDhcpSocket, DhcpSocket, Transmitter, TxStats};
+use tandem_node::{Effect, Input, Node};
 use tandem_store::{CommitHandle, GroupCommitter, LeaseDb, StoreError};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 
 use crate::cli::Options;
+use crate::failover::{self, FailoverDesk, ShutdownPhase};
 use crate::listen::{self, SubnetDecl};
 use crate::log::Logger;
 use crate::startup::Prepared;
@@ -33,11 +49,15 @@ const REWRITE_INTERVAL: Duration = Duration::from_secs(3600);
 const RX_BUDGET: usize = 64;
 /// Largest datagram read; bigger ones are counted and dropped.
 const RX_BUFFER: usize = 65_535;
+/// A failover timer still due right after the node ran its timers is
+/// retried after this many milliseconds rather than at once.
+const STUCK_TIMER_RETRY: u64 = 100;
 
 /// The process clock, read once per wakeup.
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
-/// Current time as the engine takes it.
+/// Current time as the engine takes it: wall-clock seconds, and
+/// milliseconds since the process started on the monotonic clock.
 pub fn clock_now() -> Now {
     let start = *START.get_or_init(Instant::now);
     let wall = SystemTime::now()
@@ -50,8 +70,17 @@ pub fn clock_now() -> Now {
     }
 }
 
-/// Lease-file records that the engine does not own yet (failover peer
-/// state, OMAPI hosts), kept from the file so every rewrite preserves them.
+/// The monotonic instant of a node time (`Now::mono_ms`), for sleeping.
+fn mono_instant(mono_ms: u64) -> tokio::time::Instant {
+    let start = *START.get_or_init(Instant::now);
+    tokio::time::Instant::from_std(start) + Duration::from_millis(mono_ms)
+}
+
+/// Lease-file records that the node does not write itself (OMAPI hosts and
+/// groups, other top-level lines), kept from the file so every rewrite
+/// preserves them. The failover state records are the node's
+/// (`Node::leases_for_rewrite`); ISC drops the state of a peer that is no
+/// longer configured, and so do we.
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
     pub records: Vec<Record>,
@@ -60,7 +89,6 @@ pub struct Extras {
 impl Extras {
     pub fn from_db(db: &LeaseDb) -> Self {
         let mut records: Vec<Record> = db.other.iter().cloned().map(Record::Other).collect();
-        records.extend(db.failover.values().cloned().map(Record::FailoverState));
         records.extend(db.hosts.values().cloned().map(Record::Host));
         // A deletion must survive the rewrite, or a host declared in
         // dhcpd.conf and deleted over OMAPI would come back (ISC keeps these).
@@ -100,18 +128,28 @@ pub struct Counters {
     pub engine: Stats,
 }
 
-/// A completion from the store's writer thread, carried to the engine task.
+/// A completion from the store's writer thread, or a failover link event,
+/// carried to the node task.
 enum Completion {
     Persisted {
         result: Result<(), StoreError>,
         then: Vec<Effect>,
+        notify: Option<u64>,
     },
+    /// A failover connection, its bytes or its end (see [`PeerLinks`]).
+    Link(LinkEvent),
     Rewritten(Result<(), StoreError>),
+    /// An OMAPI host/group change is on disk (or not): answer it.
+    Omapi {
+        token: crate::omapi::PersistToken,
+        result: Result<(), StoreError>,
+    },
 }
 
 /// Why the loop ended.
 enum Exit {
-    Signal(&'static str),
+    /// A shutdown was asked for and the hand-over is over.
+    Shutdown,
     Fatal(String),
 }
 
@@ -131,7 +169,15 @@ pub fn run(prepared: Box<Prepared>, opts: &Options, log: Logger) -> ExitCode {
 }
 
 struct Server {
-    engine: Engine,
+    node: Node,
+    /// The failover TCP connections and listeners.
+    links: PeerLinks,
+    shutdown: ShutdownPhase,
+    /// Set once the loop ended: completions only release what waited.
+    draining: bool,
+    /// When `Input::Timers` was last fed (node time), to notice a timer
+    /// that stays due.
+    timers_fed_at: Option<u64>,
     tx: Transmitter,
     commits: CommitHandle,
     done: mpsc::UnboundedSender<Completion>,
@@ -141,6 +187,8 @@ struct Server {
     extras: Extras,
     opts: Options,
     last_rewrite: Instant,
+    /// OMAPI objects and answers waiting for the disk (None without omapi-port).
+    omapi: Option<crate::omapi::OmapiState>,
 }
 
 async fn serve(p: Prepared, opts: Options, log: Logger) -> ExitCode {
@@ -160,8 +208,26 @@ async fn serve(p: Prepared, opts: Options, log: Logger) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
+    let link_tx = done_tx.clone();
+    let sink: EventSink = Arc::new(move |event| {
+        // The receiver lives as long as the loop.
+        let _ = link_tx.send(Completion::Link(event));
+    });
+    // The one shutdown trigger besides signals (OMAPI control state = 2).
+    let (shutdown, mut shutdown_watch) = crate::omapi::shutdown_channel();
+    let (omapi_tx, mut omapi_rx) = mpsc::channel(crate::omapi::CALL_QUEUE);
+    let omapi = p.omapi.map(|setup| {
+        let state = crate::omapi::OmapiState::new(&setup.keys, shutdown.clone());
+        crate::omapi::spawn_listener(setup, omapi_tx.clone(), shutdown.clone());
+        state
+    });
+    drop(omapi_tx);
     let mut server = Server {
-        engine: p.engine,
+        node: p.node,
+        links: PeerLinks::new(sink),
+        shutdown: ShutdownPhase::Running,
+        draining: false,
+        timers_fed_at: None,
         tx: Transmitter::new(p.packet, p.ports),
         commits: GroupCommitter::spawn(p.journal),
         done: done_tx,
@@ -171,10 +237,17 @@ async fn serve(p: Prepared, opts: Options, log: Logger) -> ExitCode {
         extras: p.extras,
         opts,
         last_rewrite: Instant::now(),
+        omapi,
     };
+    // Hosts and groups created over OMAPI, from the lease file.
+    crate::omapi::restore(server.node.engine_mut(), &mut server.extras, &server.log);
     // ISC rewrites the lease file when it starts, dropping superseded
     // records from the journal.
     server.rewrite();
+    // Both servers listen and both connect (§1.1).
+    let listens = failover::peer_listens(&server.node.listens());
+    server.links.set_listens(listens);
+    server.execute(socket.get_ref(), p.startup_effects);
     server.log.info("Server starting service.");
 
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -182,12 +255,30 @@ async fn serve(p: Prepared, opts: Options, log: Logger) -> ExitCode {
     let mut buf = vec![0u8; RX_BUFFER];
 
     let exit = loop {
+        if server.shutdown.is_done() {
+            break Exit::Shutdown;
+        }
+        let timer = server.timer_at();
+        let deadline = server
+            .shutdown
+            .deadline()
+            .map(tokio::time::Instant::from_std);
+        let running = server.shutdown == ShutdownPhase::Running;
         tokio::select! {
-            _ = sigterm.recv() => break Exit::Signal("SIGTERM"),
-            _ = sigint.recv() => break Exit::Signal("SIGINT"),
+            _ = sigterm.recv() => server.request_shutdown(socket.get_ref(), "SIGTERM"),
+            _ = sigint.recv() => server.request_shutdown(socket.get_ref(), "SIGINT"),
             _ = sighup.recv() => server.reload(socket.get_ref()),
+            // Resolves at once while a request is pending: only while running.
+            reason = shutdown_watch.requested(), if running => {
+                server.request_shutdown(socket.get_ref(), reason)
+            }
+            Some(call) = omapi_rx.recv() => server.omapi_call(socket.get_ref(), call),
             Some(c) = done_rx.recv() => server.completed(socket.get_ref(), c),
             _ = tick.tick() => server.tick(socket.get_ref()),
+            _ = tokio::time::sleep_until(timer.unwrap_or_else(tokio::time::Instant::now)),
+                if timer.is_some() => server.timers(socket.get_ref()),
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)),
+                if deadline.is_some() => server.shutdown_expired(),
             ready = socket.readable() => match ready {
                 Ok(mut guard) => {
                     let now = clock_now();
@@ -201,19 +292,19 @@ async fn serve(p: Prepared, opts: Options, log: Logger) -> ExitCode {
         }
     };
 
-    match &exit {
-        Exit::Signal(name) => server.log.info(&format!("Received {name}, shutting down.")),
-        Exit::Fatal(why) => server.log.error(why),
+    if let Exit::Fatal(why) = &exit {
+        server.log.error(why);
     }
     // Flush every queued commit (one last fdatasync), then release the
     // replies that were waiting for it.
+    server.draining = true;
     server.commits.shutdown();
     while let Ok(c) = done_rx.try_recv() {
         server.completed(socket.get_ref(), c);
     }
     server.log_counters();
     match exit {
-        Exit::Signal(_) => ExitCode::SUCCESS,
+        Exit::Shutdown => ExitCode::SUCCESS,
         Exit::Fatal(_) => ExitCode::FAILURE,
     }
 }
@@ -246,15 +337,67 @@ impl Server {
             self.rx.truncated += 1;
             return;
         };
-        let effects = self.engine.handle_packet(now, &r.meta, bytes);
+        let input = Input::Packet {
+            rx: r.meta,
+            bytes: bytes.to_vec(),
+        };
+        let effects = self.node.handle(now, input);
         self.execute(udp, effects);
     }
 
     fn tick(&mut self, udp: &DhcpSocket) {
-        let effects = self.engine.tick(clock_now());
+        let effects = self.node.handle(clock_now(), Input::Tick);
         self.execute(udp, effects);
         if self.last_rewrite.elapsed() >= REWRITE_INTERVAL {
             self.rewrite();
+        }
+    }
+
+    /// When to feed `Input::Timers` next. A timer still due right after
+    /// the node ran its timers would make the loop spin: it is retried
+    /// after [`STUCK_TIMER_RETRY`] instead.
+    fn timer_at(&self) -> Option<tokio::time::Instant> {
+        let next = self.node.next_timeout()?;
+        let next = match self.timers_fed_at {
+            Some(fed) if next <= fed => fed.saturating_add(STUCK_TIMER_RETRY),
+            _ => next,
+        };
+        Some(mono_instant(next))
+    }
+
+    /// The node's earliest failover timer is due.
+    fn timers(&mut self, udp: &DhcpSocket) {
+        let now = clock_now();
+        self.timers_fed_at = Some(now.mono_ms);
+        let effects = self.node.handle(now, Input::Timers);
+        self.execute(udp, effects);
+    }
+
+    /// Feeds one input to the node and carries out what it asks.
+    fn feed(&mut self, udp: &DhcpSocket, input: Input) {
+        let effects = self.node.handle(clock_now(), input);
+        self.execute(udp, effects);
+    }
+
+    /// SIGTERM, SIGINT, OMAPI `control state = 2` (isc-failover.md §2.6:
+    /// relationships in normal move to shutdown and hand over to the peer).
+    fn request_shutdown(&mut self, udp: &DhcpSocket, reason: &str) {
+        if self.shutdown.request(Instant::now()) {
+            self.log.info(&format!("Received {reason}, shutting down."));
+            self.feed(udp, Input::Shutdown);
+        } else {
+            self.log.info(&format!(
+                "Received {reason} again: exiting without waiting for the failover peers."
+            ));
+        }
+    }
+
+    fn shutdown_expired(&mut self) {
+        if self.shutdown.expire(Instant::now()) {
+            self.log.error(&format!(
+                "Failover shutdown not complete after {} seconds: exiting anyway.",
+                failover::SHUTDOWN_DEADLINE.as_secs()
+            ));
         }
     }
 
@@ -268,17 +411,40 @@ impl Server {
                     }
                 }
                 Effect::Log { level, message } => self.log.log(level, &message),
-                Effect::Persist { records, then } => {
+                Effect::Persist {
+                    records,
+                    then,
+                    notify,
+                } => {
                     let done = self.done.clone();
+                    // The store completes commits in the order they were
+                    // queued, which the node relies on (a `Persist` with no
+                    // records orders sends after earlier writes).
                     self.commits.commit(
                         records,
                         Box::new(move |result| {
                             // The receiver lives as long as the loop; after
                             // it, nothing waits for these replies.
-                            let _ = done.send(Completion::Persisted { result, then });
+                            let _ = done.send(Completion::Persisted {
+                                result,
+                                then,
+                                notify,
+                            });
                         }),
                     );
                 }
+                Effect::PeerConnect {
+                    peer,
+                    local,
+                    remote,
+                } => self.links.connect(peer, local, remote),
+                // A connection closed meanwhile: its `PeerClosed` is queued
+                // (or the node closed it itself); the bytes have nowhere to go.
+                Effect::PeerSend { conn, bytes } => {
+                    let _ = self.links.send(conn, bytes);
+                }
+                Effect::PeerClose { conn } => self.links.close(conn),
+                Effect::ShutdownComplete => self.shutdown.complete(),
             }
         }
     }
@@ -288,10 +454,19 @@ impl Server {
             Completion::Persisted {
                 result: Ok(()),
                 then,
-            } => self.execute(udp, then),
+                notify,
+            } => {
+                self.execute(udp, then);
+                // After the store shut down nothing new can be written:
+                // the node is not told (it is not asked anything more).
+                if let (Some(token), false) = (notify, self.draining) {
+                    self.feed(udp, Input::Persisted { token, ok: true });
+                }
+            }
             Completion::Persisted {
                 result: Err(e),
                 then,
+                notify,
             } => {
                 self.rx.commit_failures += 1;
                 let held = then
@@ -302,6 +477,24 @@ impl Server {
                 self.log.error(&format!(
                     "Lease file write failed, {held} replies NOT sent: {e}"
                 ));
+                if let (Some(token), false) = (notify, self.draining) {
+                    self.feed(udp, Input::Persisted { token, ok: false });
+                }
+            }
+            Completion::Link(event) => {
+                let handled = self.links.event(event);
+                if let Some(l) = handled.log {
+                    self.log.log(l.level, &l.message);
+                }
+                if let (Some(input), false) = (handled.input, self.draining) {
+                    self.feed(udp, failover::node_input(input));
+                }
+            }
+            Completion::Omapi { token, result } => {
+                if let Some(o) = self.omapi.as_mut() {
+                    o.persisted(self.node.engine_mut(), &self.log, token, result);
+                }
+                crate::omapi::sync_extras(&mut self.extras, self.node.engine());
             }
             Completion::Rewritten(Ok(())) => {}
             Completion::Rewritten(Err(e)) => {
@@ -310,11 +503,38 @@ impl Server {
         }
     }
 
-    /// Writes a fresh lease file from the engine's table (ISC's
-    /// `new_lease_file`: temporary file, then rename).
+    /// An OMAPI request: answered from the engine, host and group changes written first.
+    fn omapi_call(&mut self, udp: &DhcpSocket, call: crate::omapi::Call) {
+        let Some(o) = self.omapi.as_mut() else { return };
+        // The failover-state objects: a snapshot of the relationships; a
+        // `local-state` update is fed to the node right after the request.
+        let mut desk = FailoverDesk::new(self.node.peer_infos());
+        let failover: Option<&mut dyn crate::omapi::FailoverView> = Some(&mut desk);
+        let now = clock_now().wall;
+        let persist = o.call(self.node.engine_mut(), failover, &self.log, now, call);
+        for input in desk.into_requests() {
+            self.feed(udp, input);
+        }
+        if let Some(p) = persist {
+            // Rewrites carry the hosts from now on.
+            crate::omapi::sync_extras(&mut self.extras, self.node.engine());
+            let done = self.done.clone();
+            let token = p.token;
+            self.commits.commit(
+                p.records,
+                Box::new(move |result| {
+                    let _ = done.send(Completion::Omapi { token, result });
+                }),
+            );
+        }
+    }
+
+    /// Writes a fresh lease file from the node's leases and failover state
+    /// records plus the extras (ISC's `new_lease_file`: temporary file,
+    /// then rename).
     fn rewrite(&mut self) {
         let mut snapshot: Vec<Record> = self.extras.records.clone();
-        snapshot.extend(self.engine.leases().cloned().map(Record::Lease));
+        snapshot.extend(self.node.leases_for_rewrite());
         let done = self.done.clone();
         self.commits.rewrite(
             snapshot,
@@ -376,7 +596,7 @@ impl Server {
         for w in &selection.warnings {
             self.log.error(w);
         }
-        let effects = match self.engine.reload(Arc::new(config), clock_now()) {
+        let effects = match self.node.reload(Arc::new(config), clock_now()) {
             Ok(effects) => effects,
             Err(e) => {
                 self.log.error(&format!(
@@ -386,8 +606,11 @@ impl Server {
             }
         };
         self.listen = selection.listen.iter().map(|i| i.index).collect();
-        self.engine.set_interfaces(selection.listen);
+        self.node.engine_mut().set_interfaces(selection.listen);
         self.execute(udp, effects);
+        // Unchanged relationships keep their listeners and links.
+        let listens = failover::peer_listens(&self.node.listens());
+        self.links.set_listens(listens);
         self.log.info("Configuration reloaded.");
     }
 
@@ -395,7 +618,7 @@ impl Server {
         Counters {
             rx: self.rx.clone(),
             tx: self.tx.stats.clone(),
-            engine: self.engine.stats().clone(),
+            engine: self.node.engine().stats().clone(),
         }
     }
 

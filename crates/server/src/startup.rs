@@ -1,14 +1,14 @@
 //! Everything before serving, done on one thread so that the daemon can
 //! fork safely and so that errors reach the terminal: banner, configuration,
-//! lease file, interfaces, sockets, engine.
+//! lease file, interfaces, sockets, the node (engine + failover relationships).
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tandem_config::{Config, ConfigError};
-use tandem_engine::{Engine, EngineError};
 use tandem_net::{DhcpSocket, NetError, PacketSocket, Ports};
-use tandem_store::{Journal, StoreError};
+use tandem_node::{Effect, Node, NodeError};
+use tandem_store::{Journal, LeaseDb, StoreError};
 
 use crate::cli::{Action, Options};
 use crate::daemon::{self, DaemonError};
@@ -36,7 +36,9 @@ pub enum StartupError {
     #[error(transparent)]
     Net(#[from] NetError),
     #[error("can't start the DHCP engine: {0}")]
-    Engine(#[from] EngineError),
+    Node(#[from] NodeError),
+    #[error(transparent)]
+    Omapi(#[from] crate::omapi::OmapiError),
 }
 
 /// What `start` produced.
@@ -50,9 +52,13 @@ pub enum Started {
 /// The loaded server, ready for the runtime.
 pub struct Prepared {
     pub config: Arc<Config>,
-    pub engine: Engine,
+    /// The engine and its failover relationships.
+    pub node: Node,
+    /// What the node asked for while starting (state records, connections),
+    /// to be carried out once the runtime runs.
+    pub startup_effects: Vec<Effect>,
     pub journal: Journal,
-    /// Lease-file records the engine does not own (failover state, hosts),
+    /// Lease-file records the node does not write itself (hosts, groups, other lines),
     /// carried into every rewrite.
     pub extras: Extras,
     pub socket: DhcpSocket,
@@ -60,6 +66,8 @@ pub struct Prepared {
     pub ports: Ports,
     /// Interface indexes served; datagrams from others are dropped.
     pub listen: Vec<u32>,
+    /// `omapi-port` and the keys (none: no OMAPI listener).
+    pub omapi: Option<crate::omapi::OmapiSetup>,
 }
 
 /// Loads and binds everything. `opts` is updated with what the
@@ -94,6 +102,8 @@ pub fn start(opts: &mut Options, log: &mut Logger) -> Result<Started, StartupErr
         log.info(&format!("Database file: {}", opts.lease_file.display()));
         log.info(&format!("PID file: {}", opts.pid_file.display()));
     }
+    // dhcpd: an omapi-key naming no usable key is fatal ("OMAPI key %s: %s").
+    let omapi = crate::omapi::OmapiSetup::from_config(&config)?;
     if opts.action == Action::CheckConfig {
         return Ok(Started::Checked);
     }
@@ -131,7 +141,7 @@ pub fn start(opts: &mut Options, log: &mut Logger) -> Result<Started, StartupErr
         daemon::check_not_running(&opts.pid_file)?;
     }
 
-    let (journal, leases, extras) = open_leases(&opts.lease_file, log)?;
+    let (journal, db, extras) = open_leases(&opts.lease_file, log)?;
 
     let subnets: Vec<SubnetDecl> = config
         .subnets
@@ -174,17 +184,26 @@ pub fn start(opts: &mut Options, log: &mut Logger) -> Result<Started, StartupErr
 
     let listen: Vec<u32> = selection.listen.iter().map(|i| i.index).collect();
     let config = Arc::new(config);
-    let engine = Engine::new(config.clone(), selection.listen, leases, clock_now())?;
+    // `address` / `peer address` may be host names (resolved once, here).
+    let (node, startup_effects) = Node::new(
+        config.clone(),
+        selection.listen,
+        db,
+        &crate::failover::resolve_ipv4,
+        clock_now(),
+    )?;
 
     Ok(Started::Serve(Box::new(Prepared {
         config,
-        engine,
+        node,
+        startup_effects,
         journal,
         extras,
         socket,
         packet,
         ports,
         listen,
+        omapi,
     })))
 }
 
@@ -205,10 +224,7 @@ fn apply_config_overrides(opts: &mut Options, config: &Config) {
 }
 
 /// Opens (creating if missing) and folds the lease file.
-fn open_leases(
-    path: &Path,
-    log: &mut Logger,
-) -> Result<(Journal, Vec<tandem_engine::Lease>, Extras), StartupError> {
+fn open_leases(path: &Path, log: &mut Logger) -> Result<(Journal, LeaseDb, Extras), StartupError> {
     let (journal, outcome) =
         tandem_store::open(path).map_err(|e| StartupError::Store(Box::new(e)))?;
     if outcome.created {
@@ -232,6 +248,5 @@ fn open_leases(
     }
     let db = outcome.db;
     let extras = Extras::from_db(&db);
-    let leases = db.leases.into_values().collect();
-    Ok((journal, leases, extras))
+    Ok((journal, db, extras))
 }
