@@ -914,7 +914,10 @@ impl Peer {
         }
         // "If we're in certain states where we're sending updates … re-schedule
         // any pending updates" (`fo.c:1800-1812`).
-        if matches!(old.state, Normal | PotentialConflict | PartnerDown) {
+        // Tandem: not when entering shutdown from normal. The link stays up
+        // and the in-flight updates' BNDACKs are still coming; rescinding them
+        // would discard those acks and hold the hand-over until ShutdownWait.
+        if matches!(old.state, Normal | PotentialConflict | PartnerDown) && new != Shutdown {
             self.rescind();
         }
         // Keep the old stos entering recover-wait or startup, or leaving startup.

@@ -525,6 +525,49 @@ fn clean_shutdown_skips_recover_wait() {
 }
 
 #[test]
+fn clean_shutdown_with_updates_in_flight_completes_at_once() {
+    let mut sim = normal_pair();
+    // A lease changes on S, and S is told to shut down before the BNDUPD's
+    // BNDACK is back: the ack must still count, and the hand-over finish
+    // without waiting for the ShutdownWait timer.
+    let now = sim.now(S).wall;
+    let addr = {
+        let side = &mut sim.sides[S];
+        let addr = side
+            .leases
+            .values()
+            .find(|l| side.peer.may_allocate(l, now))
+            .map(|l| l.addr)
+            .expect("a backup lease");
+        let l = side.leases.get_mut(&addr).expect("the lease");
+        let t = ack_times(86400, l.tsfp, now, side.peer.mclt());
+        l.binding_state = BindingState::Active;
+        l.hardware = Some(Hardware {
+            htype: 1,
+            addr: vec![2, 0, 0, 0, 1, 42],
+        });
+        l.starts = now;
+        l.ends = now + u64::from(t.granted);
+        l.tstp = t.tstp;
+        l.tsfp = t.tsfp;
+        l.cltt = now;
+        l.rewind_binding_state = Some(BindingState::Active);
+        addr
+    };
+    let lease = sim.sides[S].leases[&addr].clone();
+    sim.events.push_back((S, Input::LeaseChanged(lease)));
+    sim.input(S, Input::Shutdown);
+    assert!(sim.sides[S].shutdown_complete, "{:#?}", sim.sides[S].logs);
+    let me = sim.sides[S].record.clone().unwrap().me.unwrap();
+    assert_eq!(me.state, Recover);
+    assert_eq!(me.stos, sim.wall - u64::from(MCLT));
+    assert_eq!(
+        sim.sides[P].leases[&addr].binding_state,
+        BindingState::Active
+    );
+}
+
+#[test]
 fn shutdown_outside_normal_changes_nothing() {
     let mut sim = normal_pair();
     sim.cut();
