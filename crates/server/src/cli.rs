@@ -317,56 +317,57 @@ pub fn usage(prog: &str) -> String {
 /// `--help`: every flag, and how Tandem differs from dhcpd.
 pub fn help(prog: &str) -> String {
     format!(
-        "{usage}\n\
-\n\
-Tandem, a DHCPv4 server that reads ISC dhcpd 4.4's dhcpd.conf and dhcpd.leases\n\
-and takes its command line. It behaves the same whether run as `tandem` or\n\
-installed (or symlinked) as `dhcpd`.\n\
-\n\
-  -4             Serve DHCPv4 (the only family Tandem serves; accepted for dhcpd\n\
-                 compatibility).\n\
-  -6             Refused: DHCPv6 is not supported.\n\
-  -f             Run in the foreground; log to syslog.\n\
-  -d             Run in the foreground and log to stderr (implies -f). Lines have\n\
-                 no timestamp, as with dhcpd. Unlike dhcpd, nothing goes to syslog.\n\
-  -q             Quiet: no banner, no file and interface listing at startup.\n\
-                 Errors are still printed (dhcpd -q sends them to syslog only).\n\
-  -t             Check the configuration file and exit: 0 if it is valid, 1 with\n\
-                 each error as FILE:LINE:COLUMN, the line and a caret.\n\
-  -T             Check the configuration and the lease file (-lf) and exit 0 or 1.\n\
-  -cf FILE       Configuration file (default {conf}; env PATH_DHCPD_CONF).\n\
-  -lf FILE       Lease file (default {leases}; env PATH_DHCPD_DB). A missing\n\
-                 file is created and the creation logged (dhcpd refuses to start).\n\
-                 `lease-file-name` in the configuration overrides it, as in dhcpd.\n\
-  -pf FILE       PID file (default {pid}; env PATH_DHCPD_PID), written by the\n\
-                 running server and removed when it exits. Not written with -t/-T.\n\
-                 `pid-file-name` in the configuration overrides it, as in dhcpd.\n\
-  --no-pid       Write no PID file (and don't check for a running server).\n\
-  -p PORT        Listen on UDP PORT instead of 67 and answer clients on PORT+1\n\
-                 (env DHCPD_PORT). `local-port` in the configuration overrides it.\n\
-  -user U, -group G, -chroot DIR\n\
-                 Refused: not supported. Use the service manager to drop\n\
-                 privileges (Tandem needs CAP_NET_BIND_SERVICE and CAP_NET_RAW).\n\
-  -s SERVER      Refused: dhcpd's debugging option is not supported.\n\
-  -tf, -play     Refused: dhcpd's trace files are not supported.\n\
-  if0 ...ifN     Listen only on these interfaces. With none, every up, broadcast-\n\
-                 capable interface with an IPv4 address inside a declared subnet.\n\
-                 A named interface without a subnet is warned about and ignored.\n\
-  --version      Print the version (to stderr, as dhcpd) and exit.\n\
-  -h, --help     Print this help and exit.\n\
-\n\
-Without -f/-d/-t/-T the server detaches like dhcpd: the starting process waits\n\
-until the daemon has read its files and opened its sockets, and exits 0 (or the\n\
-failure status, with the error printed on the terminal). The daemon then logs\n\
-to syslog as \"{prog}\" with the `log-facility` of the configuration (default\n\
-daemon).\n\
-\n\
-Signals: SIGTERM and SIGINT flush the lease file and exit. SIGHUP re-reads the\n\
-configuration (keeping the running one if the new one has errors); dhcpd has no\n\
-SIGHUP handling.\n\
-\n\
-`{prog} ctl ...` is the OMAPI client (omshell's objects from the command line):\n\
-see `{prog} ctl --help`.\n",
+        r#"{usage}
+
+Tandem, a DHCPv4 server that reads ISC dhcpd 4.4's dhcpd.conf and dhcpd.leases
+and takes its command line. It behaves the same whether run as `tandem` or
+installed (or symlinked) as `dhcpd`.
+
+  -4             Serve DHCPv4 (the only family Tandem serves; accepted for dhcpd
+                 compatibility).
+  -6             Refused: DHCPv6 is not supported.
+  -f             Run in the foreground; log to syslog.
+  -d             Run in the foreground and log to stderr (implies -f). Lines have
+                 no timestamp, as with dhcpd. Unlike dhcpd, nothing goes to syslog.
+  -q             Quiet: no banner, no file and interface listing at startup.
+                 Errors are still printed (dhcpd -q sends them to syslog only).
+  -t             Check the configuration file and exit: 0 if it is valid, 1 with
+                 each error as FILE:LINE:COLUMN, the line and a caret.
+  -T             Check the configuration and the lease file (-lf) and exit 0 or 1.
+  -cf FILE       Configuration file (default {conf}; env PATH_DHCPD_CONF).
+  -lf FILE       Lease file (default {leases}; env PATH_DHCPD_DB). A missing
+                 file is created and the creation logged (dhcpd refuses to start).
+                 `lease-file-name` in the configuration overrides it, as in dhcpd.
+  -pf FILE       PID file (default {pid}; env PATH_DHCPD_PID), written by the
+                 running server and removed when it exits. Not written with -t/-T.
+                 `pid-file-name` in the configuration overrides it, as in dhcpd.
+  --no-pid       Write no PID file (and don't check for a running server).
+  -p PORT        Listen on UDP PORT instead of 67 and answer clients on PORT+1
+                 (env DHCPD_PORT). `local-port` in the configuration overrides it.
+  -user U, -group G, -chroot DIR
+                 Refused: not supported. Use the service manager to drop
+                 privileges (Tandem needs CAP_NET_BIND_SERVICE and CAP_NET_RAW).
+  -s SERVER      Refused: dhcpd's debugging option is not supported.
+  -tf, -play     Refused: dhcpd's trace files are not supported.
+  if0 ...ifN     Listen only on these interfaces. With none, every up, broadcast-
+                 capable interface with an IPv4 address inside a declared subnet.
+                 A named interface without a subnet is warned about and ignored.
+  --version      Print the version (to stderr, as dhcpd) and exit.
+  -h, --help     Print this help and exit.
+
+Without -f/-d/-t/-T the server detaches like dhcpd: the starting process waits
+until the daemon has read its files and opened its sockets, and exits 0 (or the
+failure status, with the error printed on the terminal). The daemon then logs
+to syslog as "{prog}" with the `log-facility` of the configuration (default
+daemon).
+
+Signals: SIGTERM and SIGINT flush the lease file and exit. SIGHUP re-reads the
+configuration (keeping the running one if the new one has errors); dhcpd has no
+SIGHUP handling.
+
+`{prog} ctl ...` is the OMAPI client (omshell's objects from the command line):
+see `{prog} ctl --help`.
+"#,
         usage = usage(prog),
         conf = DEFAULT_CONFIG,
         leases = DEFAULT_LEASES,
