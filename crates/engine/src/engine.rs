@@ -1319,7 +1319,10 @@ impl Engine {
         let reuse = kind == MessageType::Ack
             && !bootp
             && matches!(pick, Pick::Dynamic(_))
-            && reusable_ack(&ex.state, cl, &old, now);
+            && reusable_ack(&ex.state, cl, &old, now)
+            // Failover pools: only when the peer already has this binding
+            // (see `FailoverHooks::may_reuse_unchanged`); otherwise commit.
+            && self.hooks.may_reuse_unchanged(peer, &old, now);
         // `desired` is what the configuration grants; `lease_time` what the
         // client gets after the failover bound (the MCLT rule, §3.4).
         let (desired, lease_time) = if bootp {

@@ -9,6 +9,7 @@
 //! | [`FailoverHooks::peer_free_state`] | a DISCOVER the hash gives to the peer | answered anyway if the peer has no free lease in the network (`dhcp.c:422-433`) |
 //! | [`FailoverHooks::allocatable`] | choosing a new lease | primary owns FREE, secondary BACKUP (`allocate_lease`) |
 //! | [`FailoverHooks::may_allocate`] | reusing or requesting a specific free lease | `lease_mine_to_reallocate` |
+//! | [`FailoverHooks::may_reuse_unchanged`] | an ACK the `dhcp-cache-threshold` would answer with the unchanged lease | Tandem only: ISC reuses whatever the failover state |
 //! | [`FailoverHooks::lease_time`] | OFFER and ACK | the MCLT rule (`ack_lease`, isc-failover.md §3.4) |
 //! | [`FailoverHooks::prepare_commit`] | building the ACKed lease | `tstp`/`tsfp` bookkeeping (§3.3) |
 //! | [`FailoverHooks::expiry_state`], [`FailoverHooks::release_state`] | expiry timer, DHCPRELEASE | ACTIVE → EXPIRED/RELEASED with a peer, FREE without; EXPIRED waits for the peer's ack |
@@ -56,6 +57,22 @@ pub trait FailoverHooks: fmt::Debug + Send {
     /// May this server give `lease` (not bound to the asking client) to a
     /// client now? ISC `lease_mine_to_reallocate`.
     fn may_allocate(&self, peer: Option<&str>, lease: &Lease, now: Now) -> bool;
+
+    /// May a renewal of `lease` within `dhcp-cache-threshold` be answered
+    /// with the lease unchanged (ISC `reuse_lease`: no write, no BNDUPD)?
+    /// `false` makes the engine commit the renewal as any other ACK (persist,
+    /// then the peer hears of it through [`FailoverHooks::after_commit`]).
+    ///
+    /// Stricter than ISC, which reuses whatever the failover state: an
+    /// answer that leaves no trace is safe only when the peer already holds
+    /// this very binding. Outside normal, or while our last change of the
+    /// lease is unacknowledged, the peer may hold (or still send) an older
+    /// state — say a RELEASED queued during a partition — that would free
+    /// an address the client was just told it holds. The default (no
+    /// failover): `true`.
+    fn may_reuse_unchanged(&self, _peer: Option<&str>, _lease: &Lease, _now: Now) -> bool {
+        true
+    }
 
     /// The lease time to grant when the configuration says `desired`
     /// (seconds; `u32::MAX` is infinite). With failover: the MCLT rule.

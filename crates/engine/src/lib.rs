@@ -21,7 +21,8 @@
 //! `then` holds only failover follow-ups. A renewal that ISC answers with the
 //! unchanged lease (`dhcp-cache-threshold`, 25 % of the lease length by
 //! default) writes nothing: its ACK comes in a `Persist` with no records, so
-//! that it still waits for writes queued before it. Startup diagnostics are
+//! that it still waits for writes queued before it (in a failover pool only
+//! when [`FailoverHooks::may_reuse_unchanged`] agrees). Startup diagnostics are
 //! returned by the first `handle_packet` or `tick`.
 //!
 //! # Modules

@@ -5,9 +5,10 @@ mod common;
 use std::net::Ipv4Addr;
 
 use common::*;
-use tandem_engine::{Destination, Effect};
+use tandem_engine::{Destination, Effect, FailoverHooks, Lease, NoFailover, Now};
 use tandem_lease::BindingState;
 use tandem_wire::MessageType::*;
+use tandem_wire::{MessageType, Packet};
 
 #[test]
 fn dora_offer_then_ack_inside_persist() {
@@ -464,6 +465,70 @@ fn early_renewal_reuses_lease_without_write() {
         .engine
         .handle_packet(h.now, &rx_on(ETH0, a, SERVER), &renew.encode());
     assert_eq!(persisted(&eff)[0].ends, T0 + 200 + 600);
+}
+
+/// Failover hooks as without a peer, except that they refuse the
+/// `dhcp-cache-threshold` reuse (as a failover relationship outside normal
+/// does).
+#[derive(Debug)]
+struct RefuseReuse;
+
+impl FailoverHooks for RefuseReuse {
+    fn may_answer(&self, p: Option<&str>, pkt: &Packet, m: Option<MessageType>) -> bool {
+        NoFailover.may_answer(p, pkt, m)
+    }
+    fn allocatable(&self, p: Option<&str>) -> &'static [BindingState] {
+        NoFailover.allocatable(p)
+    }
+    fn may_allocate(&self, p: Option<&str>, l: &Lease, now: Now) -> bool {
+        NoFailover.may_allocate(p, l, now)
+    }
+    fn may_reuse_unchanged(&self, _: Option<&str>, _: &Lease, _: Now) -> bool {
+        false
+    }
+    fn lease_time(&self, p: Option<&str>, l: &Lease, desired: u32, now: Now) -> u32 {
+        NoFailover.lease_time(p, l, desired, now)
+    }
+    fn prepare_commit(&self, p: Option<&str>, o: &Lease, n: &mut Lease, d: u32, now: Now) {
+        NoFailover.prepare_commit(p, o, n, d, now)
+    }
+    fn expiry_state(&self, p: Option<&str>, from: BindingState) -> Option<BindingState> {
+        NoFailover.expiry_state(p, from)
+    }
+    fn release_state(&self, p: Option<&str>) -> BindingState {
+        NoFailover.release_state(p)
+    }
+    fn after_commit(&mut self, p: Option<&str>, l: &Lease) -> Vec<Effect> {
+        NoFailover.after_commit(p, l)
+    }
+}
+
+#[test]
+fn early_renewal_commits_when_the_failover_hooks_refuse_reuse() {
+    let (b, _) = basic();
+    let mut h = Harness::new(b.build());
+    h.engine.set_failover(Box::new(RefuseReuse));
+    let m = mac(1);
+    let a = only_reply(&h.send(&client(Some(Discover), m, 1)))
+        .packet
+        .yiaddr;
+    only_reply(&h.send(&with(client(Some(Request), m, 2), 50, &a.octets())));
+    // 100 s into a 600 s lease: reusable by age, but the hooks say no, so
+    // the renewal is a full commit with a fresh lease time.
+    h.advance(100);
+    let mut renew = client(Some(Request), m, 3);
+    renew.ciaddr = a;
+    let eff = h
+        .engine
+        .handle_packet(h.now, &rx_on(ETH0, a, SERVER), &renew.encode());
+    let ack = only_reply(&eff);
+    assert!(ack.after_persist);
+    let stored = persisted(&eff);
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].ends, T0 + 100 + 600);
+    assert_eq!(stored[0].cltt, T0 + 100);
+    assert_eq!(opt_u32(&ack.packet, 51), Some(600));
+    assert!(!logs(&eff).iter().any(|l| l.contains("reuse_lease")));
 }
 
 #[test]

@@ -81,8 +81,9 @@ impl Rejected {
 /// `failover_lease_is_better` (`fo.c:5115-5166`): true when our unacked update
 /// (state `ours`, our lease's CLTT) beats the incoming one.
 ///
-/// Tandem deviation: our unacked ACTIVE always beats an incoming FREE or
-/// BACKUP, in both roles. ISC lets the secondary give in, so when the
+/// Tandem deviations: our unacked (or queued, see `peer.rs`) ACTIVE beats an
+/// incoming EXPIRED or RELEASED whose CLTT is older than ours, and always
+/// beats an incoming FREE or BACKUP, in both roles. ISC lets the secondary give in, so when the
 /// primary re-sends a stale BACKUP (its potential-expiry long past) while the
 /// secondary's ACTIVE from partner-down crosses it on the wire, ISC's
 /// secondary frees a lease its client still holds while the primary keeps it
@@ -105,7 +106,16 @@ pub fn own_update_is_better(
                     std::cmp::Ordering::Equal => primary,
                 };
             }
-            Expired => return false,
+            // Tandem rule, stricter than ISC (for which the peer's
+            // EXPIRED/RELEASED always wins): they win only if not older
+            // than our client transaction. A RELEASED queued during a
+            // partition, arriving after the client came back to us,
+            // would free a lease the client holds again.
+            // (ISC's primary already keeps its ACTIVE against RELEASED.)
+            Expired | Released => {
+                let older = Time::from(their_cltt.unwrap_or(0)) < our_cltt;
+                return older || (primary && theirs == Released);
+            }
             Free | Backup => return true,
             _ => {}
         }
@@ -138,7 +148,14 @@ pub fn normal_transition_allowed(
             Role::Secondary => match y {
                 // "Can't set a lease to free or backup until the peer agrees
                 // that it's expired."
-                Free | Backup => tsfp <= now,
+                // Tandem rule, stricter than ISC: nor while our `ends` is
+                // still ahead (beyond ISC's 65 s skew allowance), whatever
+                // option 18 says. A stale FREE/BACKUP (pool balancing from
+                // a table that misses our partner-down allocations) that
+                // crosses our ACTIVE would otherwise free a lease its
+                // client holds. We reject with reason 2, which ISC logs
+                // and tolerates; our ACTIVE then reaches the peer.
+                Free | Backup => tsfp <= now && !active_lease_still_held(ends, now),
                 Expired => ends <= now + EXPIRY_SKEW_ALLOWANCE,
                 Released | Abandoned | Reset | Active => true,
             },
@@ -149,6 +166,12 @@ pub fn normal_transition_allowed(
         },
         Released | Backup => true,
     }
+}
+
+/// Whether an ACTIVE lease ending at `ends` may still be held by its client
+/// at `now`, allowing ISC's clock-skew fudge (`fo.c:6130-6139`).
+pub fn active_lease_still_held(ends: Time, now: Time) -> bool {
+    ends > now.saturating_add(EXPIRY_SKEW_ALLOWANCE)
 }
 
 /// `conflict_binding_state_transition_check` (`fo.c:6254-6339`): any state
@@ -175,8 +198,13 @@ pub fn conflict_transition_allowed(
 /// The caller has found `my` by the update's address among the leases of this
 /// relationship's pools (otherwise: reason 1, "unknown IP address").
 ///
-/// Tandem deviation: a binding-status outside 1..=7 is rejected with reason 6
+/// Tandem deviations: a binding-status outside 1..=7 is rejected with reason 6
 /// ("invalid binding status"); ISC would `log_fatal` in its transition check.
+/// An update of the same ACTIVE binding that is not newer than ours (CLTT)
+/// never lowers `ends`/`tsfp`; an accepted update sets `tstp` to its option
+/// 18; FREE/BACKUP never replaces an ACTIVE lease that has not ended
+/// ([`active_lease_still_held`], in normal; the other states refuse it
+/// anyway).
 pub fn check_incoming_binding(
     my: &Lease,
     incoming: &BindingUpdate,
@@ -277,6 +305,26 @@ pub fn check_incoming_binding(
     if let Some(pe) = incoming.potential_expiry {
         lt.tsfp = Time::from(pe);
         lt.atsfp = Time::from(pe);
+        // Tandem: also `tstp` (ISC keeps our old one). The binding is the
+        // peer's now, so we have nothing to send for it (`needs_update`
+        // false); an echo queued before it was applied carries the peer's
+        // own option 18, never a stale one of ours that, acked, would lower
+        // our `tsfp` and cut our next renewal of the client to the MCLT.
+        lt.tstp = Time::from(pe);
+    }
+    // Tandem rule, stricter than ISC (which copies options 15 and 18 as
+    // they come): an update for the same binding (same client, ACTIVE on
+    // both sides) that is not newer than ours (its CLTT absent or not
+    // after our CLTT) never lowers `ends` or `tsfp`. A stale echo (option
+    // 18 = an old `ends`, CLTT 0) would otherwise cut our next renewal of
+    // a lease we granted ourselves to the MCLT while the client still
+    // holds the longer lease.
+    let incoming_cltt = incoming.cltt.map_or(0, Time::from);
+    if my.binding_state == Active && y == Active && !client_changed && incoming_cltt <= my.cltt {
+        lt.ends = lt.ends.max(my.ends);
+        lt.tsfp = lt.tsfp.max(my.tsfp);
+        lt.atsfp = lt.atsfp.max(my.atsfp);
+        lt.tstp = lt.tstp.max(my.tstp);
     }
     // 6. IP-flags (`fo.c:5367-5400`). A flag on a lease still in our own free
     // pool must already be set here.
@@ -317,6 +365,27 @@ pub fn check_incoming_binding(
     } else {
         conflict_transition_allowed(x, y, my.ends, ctx.now)
     };
+    // Tandem rule, stricter than ISC: the peer's EXPIRED or RELEASED never
+    // ends an ACTIVE lease of ours that has not ended when it describes an
+    // older binding: an EXPIRED whose `ends` (option 15) is before ours (we
+    // renewed the client since; ISC's 65 s allowance is for clock skew on
+    // the same `ends`), or a RELEASED whose CLTT is before ours (the client
+    // came back to us after releasing to the peer). Rejected with reason
+    // 2; our binding stays and reaches the peer with our next update.
+    let peer_ends = incoming.lease_expiry.map_or(0, Time::from);
+    let stale_end = x == Active
+        && my.ends > ctx.now
+        && match y {
+            Expired => peer_ends < my.ends,
+            Released => incoming_cltt < my.cltt,
+            _ => false,
+        };
+    if ok && stale_end {
+        return reject(
+            R::FatalConflict,
+            &format!("{}: {} of an older binding than ours", my.addr, y.keyword()),
+        );
+    }
     if !ok {
         return reject(
             R::FatalConflict,
@@ -469,7 +538,8 @@ pub fn ack_times(desired: u32, lease_tsfp: Time, now: Time, mclt: u32) -> AckTim
 ///   `max(stos, tsfp) + MCLT` has passed. BACKUP: the mirror image.
 /// * EXPIRED/RELEASED: if the last state the peer may know (rewind) is our own
 ///   free state; else like RESET: in partner-down once `tsfp` has passed
-///   (entering partner-down set `tsfp = stos + MCLT`, see `peer.rs`).
+///   (entering partner-down raised `tsfp` to [`partner_down_reuse_after`],
+///   see `peer.rs`).
 ///
 /// `my_state` stands for ISC's service state: call this only when the service
 /// mode allows allocation at all (`state::serving`).
@@ -504,6 +574,26 @@ pub fn may_allocate(
         }
         Reset => partner_down && lease.tsfp < now,
     }
+}
+
+/// The time after which a lease that ended (EXPIRED, RELEASED, RESET) may
+/// be given to another client in partner-down: stored as its `tsfp` when we
+/// enter partner-down and when it ends there, checked by [`may_allocate`].
+///
+/// Draft-12 §7.1.5: a server in partner-down "must wait the MCLT beyond the
+/// max(lease-expiration-time, sent-potential-expiration-time,
+/// acked-potential-expiration-time, received-potential-expiration-time)",
+/// and not before `STOS + MCLT`. ISC sets `tsfp = STOS + MCLT` instead
+/// (`fo.c:1972-2015`), which can be earlier than what the down peer
+/// promised its client (a renewal we never heard of is bounded only by the
+/// peer's potential expiration + MCLT). Tandem takes the max and never
+/// lowers `tsfp`. An infinite lease stays unusable.
+pub fn partner_down_reuse_after(lease: &Lease, stos: Time, mclt: u32) -> Time {
+    let latest = lease.ends.max(lease.tsfp).max(lease.tstp).max(stos);
+    if latest >= MAX_TIME {
+        return MAX_TIME;
+    }
+    latest.saturating_add(Time::from(mclt)).min(MAX_TIME)
 }
 
 fn wire_time(t: Time) -> u32 {
@@ -730,8 +820,40 @@ mod tests {
             );
         }
         for y in [Released, Active] {
-            assert!(check_incoming_binding(&lease(Active), &upd(y), &c).is_ok());
+            let mut u = upd(y);
+            u.cltt = Some((NOW - 50) as u32);
+            assert!(check_incoming_binding(&lease(Active), &u, &c).is_ok());
         }
+    }
+
+    /// Tandem: the peer's EXPIRED/RELEASED of an older binding never ends
+    /// our ACTIVE lease before its `ends` (sim: a RELEASED queued during a
+    /// partition; an EXPIRED from a peer that missed our renewal).
+    #[test]
+    fn expired_or_released_of_an_older_binding_is_rejected() {
+        let mine = lease(Active); // cltt NOW - 100, ends NOW + 3600
+        for state in [FailoverState::Normal, FailoverState::PartnerDown] {
+            let c = ctx(Role::Primary, state);
+            let mut rel = upd(Released);
+            rel.cltt = Some((NOW - 200) as u32);
+            let r = check_incoming_binding(&mine, &rel, &c).unwrap_err();
+            assert_eq!(r.reason, RejectReason::FatalConflict);
+            rel.cltt = Some((NOW - 100) as u32);
+            assert!(check_incoming_binding(&mine, &rel, &c).is_ok());
+        }
+        // EXPIRED: only the conflict table lets it through at all.
+        let c = ctx(Role::Primary, FailoverState::PartnerDown);
+        let mut mine = lease(Active);
+        mine.ends = NOW + 30; // within ISC's 65 s skew allowance
+        let mut exp = upd(Expired);
+        exp.lease_expiry = Some((NOW - 500) as u32);
+        assert!(check_incoming_binding(&mine, &exp, &c).is_err());
+        exp.lease_expiry = Some((NOW + 30) as u32);
+        assert!(check_incoming_binding(&mine, &exp, &c).is_ok());
+        // Once our `ends` has passed, ISC's rules apply unchanged.
+        mine.ends = NOW - 1;
+        exp.lease_expiry = Some((NOW - 500) as u32);
+        assert!(check_incoming_binding(&mine, &exp, &c).is_ok());
     }
 
     #[test]
@@ -806,6 +928,92 @@ mod tests {
         assert!(check_incoming_binding(&mine, &upd(Expired), &c).is_ok());
     }
 
+    /// F2: draft-12 §7.1.5, MCLT beyond the max of every known expiry.
+    #[test]
+    fn partner_down_reuse_takes_the_max_and_never_lowers() {
+        let mut l = lease(Expired);
+        l.ends = NOW - 500;
+        l.tstp = NOW - 500;
+        l.tsfp = NOW + 2000; // the down peer's potential expiration
+        assert_eq!(partner_down_reuse_after(&l, NOW, 300), NOW + 2300);
+        l.tsfp = NOW - 400;
+        assert_eq!(partner_down_reuse_after(&l, NOW, 300), NOW + 300);
+        l.tsfp = MAX_TIME;
+        assert_eq!(partner_down_reuse_after(&l, NOW, 300), MAX_TIME);
+    }
+
+    proptest! {
+        #[test]
+        fn partner_down_reuse_is_never_before_any_known_expiry(
+            ends in 0u64..MAX_TIME, tsfp in 0u64..MAX_TIME, tstp in 0u64..MAX_TIME,
+            stos in 0u64..MAX_TIME, mclt in 0u32..100_000,
+        ) {
+            let mut l = lease(Expired);
+            l.ends = ends;
+            l.tsfp = tsfp;
+            l.tstp = tstp;
+            let r = partner_down_reuse_after(&l, stos, mclt);
+            let latest = ends.max(tsfp).max(tstp).max(stos);
+            prop_assert!(r >= latest);
+            prop_assert!(r == MAX_TIME || r == latest + Time::from(mclt));
+        }
+    }
+
+    /// F4: a stale echo of the same binding never lowers `ends` or `tsfp`.
+    #[test]
+    fn older_update_of_the_same_binding_keeps_the_later_times() {
+        let c = ctx(Role::Primary, FailoverState::Normal);
+        let mut mine = lease(Active);
+        mine.ends = NOW + 900;
+        mine.tsfp = NOW + 1350;
+        mine.atsfp = NOW + 1350;
+        mine.tstp = NOW + 1350;
+        let mut stale = upd(Active);
+        stale.lease_expiry = Some((NOW + 100) as u32);
+        stale.potential_expiry = Some((NOW - 300) as u32);
+        stale.cltt = None;
+        let a = check_incoming_binding(&mine, &stale, &c).unwrap();
+        assert_eq!(a.lease.ends, NOW + 900);
+        assert_eq!(a.lease.tsfp, NOW + 1350);
+        assert_eq!(
+            mclt_lease_time(900, a.lease.tsfp, NOW + 10, 300),
+            900,
+            "the next renewal is not cut to the MCLT"
+        );
+        // A newer transaction of the peer's may shorten them.
+        let mut newer = stale.clone();
+        newer.cltt = Some((NOW - 50) as u32);
+        let a = check_incoming_binding(&mine, &newer, &c).unwrap();
+        assert_eq!(a.lease.ends, NOW + 100);
+        assert_eq!(a.lease.tsfp, NOW - 300);
+        assert_eq!(a.lease.tstp, NOW - 300, "nothing left to send");
+    }
+
+    /// F6: FREE/BACKUP never replaces an ACTIVE lease that has not ended,
+    /// whatever option 18 says (stricter than ISC).
+    #[test]
+    fn free_or_backup_never_replaces_a_running_active() {
+        let c = ctx(Role::Secondary, FailoverState::Normal);
+        let mut u = upd(Backup);
+        u.potential_expiry = Some(NOW as u32);
+        let mut mine = lease(Active);
+        mine.ends = NOW + 600;
+        assert_eq!(
+            reason(check_incoming_binding(&mine, &u, &c)),
+            Some(RejectReason::FatalConflict)
+        );
+        mine.ends = NOW + EXPIRY_SKEW_ALLOWANCE;
+        assert!(check_incoming_binding(&mine, &u, &c).is_ok());
+        assert!(!normal_transition_allowed(
+            Role::Secondary,
+            Active,
+            Free,
+            NOW - 1,
+            NOW + 66,
+            NOW
+        ));
+    }
+
     #[test]
     fn duelling_updates() {
         // Primary, our ACTIVE in flight vs their ACTIVE with an older CLTT: ours wins.
@@ -837,23 +1045,45 @@ mod tests {
             Active,
             Some(100)
         ));
-        // Our ACTIVE vs their EXPIRED: theirs.
+        // Our ACTIVE vs their EXPIRED: theirs unless older than our CLTT (Tandem).
         assert!(!own_update_is_better(
             Role::Primary,
             Active,
             100,
             Expired,
-            None
+            Some(100)
         ));
-        // Our ACTIVE vs their RELEASED: falls through; the primary keeps its own.
+        assert!(own_update_is_better(
+            Role::Primary,
+            Active,
+            100,
+            Expired,
+            Some(99)
+        ));
+        // Our ACTIVE vs their RELEASED: the primary keeps its own (ISC); the
+        // secondary gives in unless the release is older than our CLTT (Tandem).
         assert!(own_update_is_better(
             Role::Primary,
             Active,
             100,
             Released,
-            None
+            Some(150)
         ));
         assert!(!own_update_is_better(
+            Role::Secondary,
+            Active,
+            100,
+            Released,
+            Some(100)
+        ));
+        assert!(own_update_is_better(
+            Role::Secondary,
+            Active,
+            100,
+            Released,
+            Some(50)
+        ));
+        assert!(own_update_is_better(
             Role::Secondary,
             Active,
             100,

@@ -42,7 +42,22 @@
 //! * pool-definition mismatch detection between two Tandems (option 29);
 //! * a bounded "do better" clean shutdown that waits for partner-down and an
 //!   empty queue, so the restart skips recover-wait;
-//! * never a reaction that would make an ISC peer exit (conflict-done rules).
+//! * never a reaction that would make an ISC peer exit (conflict-done rules);
+//! * rule 1 ("never hand one address to two clients") over ISC parity, found
+//!   by `tandem-sim` (findings F2-F6), each rule stricter than ISC but
+//!   harmless to an ISC peer (at worst it sees a BNDUPD rejected):
+//!   - partner-down reuses an ended lease only after
+//!     `max(ends, tstp, tsfp, STOS) + MCLT` (draft-12 §7.1.5), never
+//!     lowering `tsfp` ([`binding::partner_down_reuse_after`]); ISC uses
+//!     `STOS + MCLT`;
+//!   - entering partner-down always records a fresh STOS, also from startup;
+//!   - an update of the same binding (same client, ACTIVE) that is not newer
+//!     (CLTT) never lowers `ends`/`tsfp`; an accepted update sets `tstp` to
+//!     the peer's option 18, so we never echo a stale one back;
+//!   - duelling updates also against our queued, unsent ACTIVE, and our
+//!     ACTIVE beats an EXPIRED/RELEASED with an older CLTT;
+//!   - FREE/BACKUP never replaces an ACTIVE lease whose `ends` is more than
+//!     65 s ahead, whatever option 18 says.
 //!
 //! The configuration is this crate's own [`peer::PeerConfig`] (the server
 //! converts `tandem_config::FailoverPeer` into it), so that this crate does

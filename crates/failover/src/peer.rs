@@ -94,7 +94,14 @@
 //!   which never comes when the peer waits for us (e.g. forced partner-down
 //!   facing a peer in recover-done).
 //! * **Duelling updates**: our unacked ACTIVE beats an incoming FREE/BACKUP in
-//!   both roles (`binding::own_update_is_better`).
+//!   both roles, and an EXPIRED/RELEASED with an older CLTT
+//!   (`binding::own_update_is_better`). A queued, not yet sent ACTIVE of ours
+//!   duels too (ISC: only one in flight); if ours wins it is sent next, if
+//!   theirs wins ours is dropped from the queue (`on_bndupd`).
+//! * **Partner-down**: entering it always records a fresh STOS, also from
+//!   startup (ISC keeps the saved one), and [`Action::ExpiredTsfp`] raises
+//!   `tsfp` to `binding::partner_down_reuse_after` (draft-12 §7.1.5) instead
+//!   of setting ISC's `STOS + MCLT`.
 //! * **Conflict-done safety**: never a state that makes an ISC peer in
 //!   conflict-done exit (`state` module docs).
 //! * **Local commands** that would make an ISC peer exit or panic
@@ -395,10 +402,12 @@ pub enum Action {
     },
     /// The peer acked our update: apply with `binding::apply_bndack`.
     BindingAcked(AckedUpdate),
-    /// Entered partner-down: set `tsfp` to this value on every EXPIRED,
-    /// RELEASED and RESET lease (`fo.c:1972-2015`).
+    /// Entered partner-down: on every EXPIRED, RELEASED and RESET lease set
+    /// `tsfp = binding::partner_down_reuse_after(lease, stos, mclt)`
+    /// (`fo.c:1972-2015`; Tandem keeps the draft's max, never lowers `tsfp`).
     ExpiredTsfp {
-        tsfp: Time,
+        stos: Time,
+        mclt: u32,
     },
     /// Run pool balancing (`balance::plan_balance`) and report `PoolBalanced`.
     PoolRebalance(BalanceTrigger),
@@ -921,7 +930,13 @@ impl Peer {
             self.rescind();
         }
         // Keep the old stos entering recover-wait or startup, or leaving startup.
-        if new != RecoverWait && new != Startup && old.state != Startup {
+        // Tandem rule, stricter than ISC: entering partner-down always starts
+        // a fresh STOS, also from startup (a command during startup, or the
+        // saved state). The MCLT wait before using the peer's leases must
+        // start when we start assuming the peer is down: a saved STOS from
+        // long ago would let us take at once an address the peer handed out
+        // while we were down.
+        if new == PartnerDown || (new != RecoverWait && new != Startup && old.state != Startup) {
             self.me.stos = cx.now.wall;
         }
         // Shut down while the peer took over and nothing is pending: no need to
@@ -998,8 +1013,10 @@ impl Peer {
             }
             Recover if self.link.is_some() => self.send_update_request_all(cx),
             PartnerDown => {
-                let tsfp = self.me.stos + u64::from(self.mclt);
-                self.out.push(Action::ExpiredTsfp { tsfp });
+                self.out.push(Action::ExpiredTsfp {
+                    stos: self.me.stos,
+                    mclt: self.mclt,
+                });
             }
             _ => {}
         }
@@ -1706,6 +1723,16 @@ impl Peer {
             return;
         };
         let in_flight = self.in_flight.iter().find(|f| f.addr == a).map(|f| f.state);
+        // Tandem rule, stricter than ISC (which duels only with an update
+        // already sent, `fo.c:5212-5232`): an ACTIVE change of ours that is
+        // queued but not sent yet duels too (CLTT decides). Otherwise an
+        // older ACTIVE from the peer, arriving first after a heal, would
+        // overwrite a newer grant of ours; rejected, it loses to our update,
+        // which goes out next.
+        let own_queued = in_flight.is_none()
+            && self.queued.contains(&a)
+            && mine.binding_state == tandem_lease::BindingState::Active;
+        let in_flight = in_flight.or(own_queued.then_some(tandem_lease::BindingState::Active));
         let ctx = BindingContext {
             role: self.cfg.role,
             my_state: self.me.state,
@@ -1719,6 +1746,13 @@ impl Peer {
             Err(rej) => rej.superseded_own_update,
         };
         if superseded {
+            if own_queued {
+                // The peer's binding is newer: ours is not sent.
+                if self.queued.remove(&a) {
+                    self.queue.retain(|&q| q != a);
+                }
+                self.snapshots.remove(&a);
+            }
             if let Some(pos) = self.in_flight.iter().position(|f| f.addr == a) {
                 self.in_flight.remove(pos);
             }
@@ -2041,6 +2075,84 @@ mod tests {
         let (mut p, _) = Peer::new(cfg, Some(&record(Normal, Normal)), now());
         p.handle(now(), Input::Connected { conn: 1 }, &leases());
         p
+    }
+
+    /// F3: partner-down requested during startup starts a fresh STOS, so the
+    /// MCLT wait before using the peer's leases starts now (ISC keeps the
+    /// saved one).
+    #[test]
+    fn partner_down_from_startup_records_a_fresh_stos() {
+        let cfg = PeerConfig::new("foo", Role::Secondary);
+        let (mut p, _) = Peer::new(cfg, Some(&record(Normal, Normal)), now());
+        assert_eq!(p.state(), Startup);
+        let later = Now {
+            wall: T + 50,
+            mono_ms: 10_000,
+        };
+        let out = p.handle(later, Input::SetLocalState(PartnerDown), &leases());
+        assert_eq!(p.state(), PartnerDown);
+        assert_eq!(p.stos(), T + 50);
+        assert!(out.iter().any(|a| matches!(
+            a,
+            Action::ExpiredTsfp { stos, mclt: 600 } if *stos == T + 50
+        )));
+        // Nothing of the peer's is usable before the fresh STOS + MCLT.
+        let mut l = Lease::new(Ipv4Addr::new(10, 0, 0, 1), BindingState::Free);
+        l.tsfp = T - 1000;
+        assert!(!p.may_allocate(&l, T + 50 + 600));
+        assert!(p.may_allocate(&l, T + 50 + 601));
+    }
+
+    /// F5: an older ACTIVE from the peer loses to our queued, not yet sent,
+    /// ACTIVE (CLTT decides); ours goes out next.
+    #[test]
+    fn queued_own_active_beats_an_older_incoming_active() {
+        let mut p = secondary();
+        let mut l = leases();
+        let a = Ipv4Addr::new(10, 0, 0, 1);
+        let mut mine = Lease::new(a, BindingState::Active);
+        mine.hardware = Some(tandem_lease::Hardware {
+            htype: 1,
+            addr: vec![2, 0, 0, 0, 0, 1],
+        });
+        mine.cltt = T - 10;
+        mine.ends = T + 900;
+        mine.tstp = T + 1300;
+        l.insert(a, mine.clone());
+        p.handle(now(), msg(T, 1, Body::Connect(good_connect())), &l);
+        assert!(p.link.is_some());
+        // The peer's window is full: the change is queued, not sent.
+        if let Some(link) = p.link.as_mut() {
+            link.partner_max_unacked = 0;
+        }
+        p.handle(now(), Input::LeaseChanged(mine), &l);
+        assert!(p.queued.contains(&a));
+        let theirs = BindingUpdate {
+            assigned_addr: Some(a),
+            binding_status: Some(BindingState::Active.code()),
+            chaddr: Some(vec![1, 2, 0, 0, 0, 0, 1]),
+            lease_expiry: Some((T + 300) as u32),
+            potential_expiry: Some((T + 600) as u32),
+            stos: Some((T - 500) as u32),
+            cltt: Some((T - 500) as u32),
+            ..Default::default()
+        };
+        let out = p.handle(now(), msg(T, 7, Body::BndUpd(theirs.clone())), &l);
+        let rejected = sent(&out).into_iter().any(|m| {
+            matches!(m.body, Body::BndAck(ref b) if b.reject_reason
+                == Some(RejectReason::LessCriticalBindInfo.code()))
+        });
+        assert!(rejected, "{out:?}");
+        assert!(!out.iter().any(|a| matches!(a, Action::ApplyBinding { .. })));
+        assert!(p.queued.contains(&a), "ours is still to be sent");
+        // A newer one from the peer wins and drops our queued update.
+        let newer = BindingUpdate {
+            cltt: Some(T as u32),
+            ..theirs
+        };
+        let out = p.handle(now(), msg(T, 8, Body::BndUpd(newer)), &l);
+        assert!(out.iter().any(|a| matches!(a, Action::ApplyBinding { .. })));
+        assert!(!p.queued.contains(&a));
     }
 
     #[test]

@@ -192,13 +192,13 @@ impl Sim {
                         apply_bndack(l, &a, role, None);
                     }
                 }
-                Action::ExpiredTsfp { tsfp } => {
+                Action::ExpiredTsfp { stos, mclt } => {
                     for l in self.sides[i].leases.values_mut() {
                         if matches!(
                             l.binding_state,
                             BindingState::Expired | BindingState::Released | BindingState::Reset
                         ) {
-                            l.tsfp = tsfp;
+                            l.tsfp = crate::binding::partner_down_reuse_after(l, stos, mclt);
                         }
                     }
                 }

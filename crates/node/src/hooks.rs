@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tandem_engine::{Effect, FailoverHooks, NoFailover, Now};
-use tandem_failover::binding::ack_times;
+use tandem_failover::binding::{ack_times, partner_down_reuse_after};
 use tandem_failover::hash::{client_key, effective_secs};
 use tandem_failover::{Peer, Role, ServiceMode};
 use tandem_lease::{BindingState, FailoverState, Lease, Time};
@@ -127,6 +127,24 @@ impl FailoverHooks for NodeHooks {
         }
     }
 
+    /// Never in a failover pool: every renewal is committed and sent to the
+    /// peer (ISC `reuse_lease` answers a renewal inside `dhcp-cache-threshold`
+    /// with the lease unchanged: no write, no BNDUPD).
+    ///
+    /// Stricter than ISC. Without a commit the peer never learns of this
+    /// transaction, so an older state of the binding it holds (a RELEASED
+    /// queued during a partition, even one neither side has noticed yet) can
+    /// win after the heal and free an address this answer has just confirmed
+    /// to the client (simulation finding F1 and its variants). A commit gives
+    /// the peer a binding with a newer CLTT, which wins.
+    fn may_reuse_unchanged(&self, peer: Option<&str>, lease: &Lease, now: Now) -> bool {
+        let s = lock(&self.0);
+        match s.peer(peer) {
+            Some(_) => false,
+            None => NoFailover.may_reuse_unchanged(peer, lease, now),
+        }
+    }
+
     /// The MCLT rule (§3.4).
     fn lease_time(&self, peer: Option<&str>, lease: &Lease, desired: u32, now: Now) -> u32 {
         let s = lock(&self.0);
@@ -158,7 +176,8 @@ impl FailoverHooks for NodeHooks {
     /// failover crate's conservative form of ISC's write before sending),
     /// `atsfp` zeroed ("needs sending" is `tstp > atsfp`), `tstp = ends` on
     /// expiry and release (§3.3). In partner-down an ended lease may be
-    /// reused only once `stos + MCLT` has passed (`fo.c:1972-2015`).
+    /// reused only once `partner_down_reuse_after` has passed (ISC:
+    /// `stos + MCLT`, `fo.c:1972-2015`).
     fn prepare_change(&self, peer: Option<&str>, new: &mut Lease, _now: Now) {
         let s = lock(&self.0);
         let Some((_, p)) = s.peer(peer) else {
@@ -172,7 +191,11 @@ impl FailoverHooks for NodeHooks {
         if matches!(new.binding_state, Expired | Released | Reset)
             && effective_state(p) == FailoverState::PartnerDown
         {
-            new.tsfp = new.tsfp.max(p.stos().saturating_add(Time::from(p.mclt())));
+            // Draft-12 §7.1.5: MCLT beyond max(ends, potential expirations,
+            // STOS), never lower (stricter than ISC's `stos + MCLT`).
+            new.tsfp = new
+                .tsfp
+                .max(partner_down_reuse_after(new, p.stos(), p.mclt()));
         }
     }
 
@@ -230,5 +253,33 @@ impl FailoverHooks for NodeHooks {
             s.changed.push((i, lease.addr));
         }
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Time = 1_700_000_000;
+
+    fn active(tstp: Time, atsfp: Time) -> Lease {
+        let mut l = Lease::new(Ipv4Addr::new(10, 0, 0, 5), Active);
+        l.starts = NOW - 60;
+        l.ends = NOW + 540;
+        l.tstp = tstp;
+        l.atsfp = atsfp;
+        l
+    }
+
+    #[test]
+    fn a_pool_without_a_configured_relationship_reuses_as_isc() {
+        let hooks = NodeHooks(Arc::new(Mutex::new(Shared::default())));
+        let now = Now {
+            wall: NOW,
+            mono_ms: 0,
+        };
+        let pending = active(NOW + 900, 0);
+        assert!(hooks.may_reuse_unchanged(None, &pending, now));
+        assert!(hooks.may_reuse_unchanged(Some("nobody"), &pending, now));
     }
 }

@@ -24,7 +24,7 @@ use tandem_engine::{Engine, Interface, LogLevel, Now};
 use tandem_failover::balance::{
     plan_balance, secondary_not_hoarding, BalanceParams, RebalanceTiming,
 };
-use tandem_failover::binding::{apply_bndack, AckOutcome, AckedUpdate};
+use tandem_failover::binding::{apply_bndack, partner_down_reuse_after, AckOutcome, AckedUpdate};
 use tandem_failover::hash::Hba;
 use tandem_failover::message::{Body, FrameDecoder};
 use tandem_failover::peer::{BalanceTrigger, Level};
@@ -658,7 +658,7 @@ impl Node {
                     }
                 }
                 Action::BindingAcked(acked) => out.extend(self.binding_acked(now, i, &acked)),
-                Action::ExpiredTsfp { tsfp } => out.extend(self.expired_tsfp(i, tsfp)),
+                Action::ExpiredTsfp { stos, mclt } => out.extend(self.expired_tsfp(i, stos, mclt)),
                 Action::PoolRebalance(trigger) => out.extend(self.rebalance(now, i, trigger)),
                 Action::ServiceChanged(_) => self.engine.recheck_expiry(),
                 Action::ShutdownComplete => {
@@ -798,8 +798,10 @@ impl Node {
         }]
     }
 
-    /// Entering partner-down: `tsfp` on every ended lease (`fo.c:1972-2015`).
-    fn expired_tsfp(&mut self, i: usize, tsfp: Time) -> Vec<Effect> {
+    /// Entering partner-down: `tsfp` on every ended lease (`fo.c:1972-2015`),
+    /// raised to the draft's max and never lowered
+    /// ([`tandem_failover::binding::partner_down_reuse_after`]).
+    fn expired_tsfp(&mut self, i: usize, stos: Time, mclt: u32) -> Vec<Effect> {
         let Some(name) = self.rels.get(i).map(|r| r.spec.cfg.name.clone()) else {
             return Vec::new();
         };
@@ -816,7 +818,11 @@ impl Node {
             .collect();
         let records: Vec<Record> = addrs
             .into_iter()
-            .filter_map(|a| self.engine.update_lease(a, |l| l.tsfp = tsfp))
+            .filter_map(|a| {
+                self.engine.update_lease(a, |l| {
+                    l.tsfp = partner_down_reuse_after(l, stos, mclt);
+                })
+            })
             .map(Record::Lease)
             .collect();
         self.engine.recheck_expiry();

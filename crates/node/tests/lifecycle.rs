@@ -161,6 +161,7 @@ fn partner_down_frees_ended_leases_after_mclt() {
         Some(BindingState::Expired)
     );
     let down_at = pair.wall;
+    let before = pair.sides[P].lease(addr).expect("lease").clone();
     pair.input(
         P,
         Input::SetLocalState {
@@ -168,10 +169,16 @@ fn partner_down_frees_ended_leases_after_mclt() {
             state: FailoverState::PartnerDown,
         },
     );
-    // Partner-down: tsfp = stos + MCLT; FREE once that has passed.
+    // Partner-down (draft-12 §7.1.5, stricter than ISC's `stos + MCLT`):
+    // tsfp = max(ends, potential expirations, stos) + MCLT, never lower;
+    // FREE once that has passed. The secondary acked a potential
+    // expiration beyond `down_at` here, so ISC's value would be too early.
+    let reuse_at = before.ends.max(before.tsfp).max(before.tstp).max(down_at) + MCLT;
+    assert!(before.tsfp > down_at, "scenario: acked tsfp after stos");
     let l = pair.sides[P].lease(addr).expect("lease");
-    assert_eq!(l.tsfp, down_at + MCLT);
-    pair.advance(MCLT - 10);
+    assert_eq!(l.tsfp, reuse_at);
+    assert!(l.tsfp >= before.tsfp);
+    pair.advance(reuse_at - pair.wall - 10);
     assert_eq!(
         pair.sides[P].lease(addr).map(|l| l.binding_state),
         Some(BindingState::Expired)

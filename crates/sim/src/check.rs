@@ -25,13 +25,13 @@
 //! simulation skews a clock by up to `s`, an overlap of up to `s` (plus 1 s
 //! of rounding) is not counted as a violation: [`Checker::tolerance_ms`].
 //!
-//! Known issues. Three behaviours that ISC dhcpd has, and that Tandem
-//! copies, can take a held address away (`tests/findings.rs` has one
-//! `#[ignore]`d reproduction per variant, F1-F6). The strict checker
-//! (`SIM_STRICT=1`, [`Allowances::strict`]) fails on them; the default
-//! ([`Allowances::isc`]) excuses exactly those, counts them, and keeps
-//! looking for anything else. An excused holding stays excused until its
-//! client gets a new DHCPACK.
+//! Known issues. Three behaviours of ISC dhcpd, which Tandem first copied,
+//! can take a held address away. Tandem now deviates from ISC to prevent all
+//! three (`tests/findings.rs` keeps one reproduction per variant, F1-F6, as
+//! regression tests), and no class is excused by default any more:
+//! [`Allowances::isc`] and [`Allowances::strict`] are the same. The classes
+//! stay so that a behaviour can be excused again while it is investigated;
+//! an excused holding stays excused until its client gets a new DHCPACK.
 //! * [`KnownIssue::PeerUpdateOverwrite`] (F1, F5, F6): a binding update from
 //!   the peer carrying older information (an EXPIRED accepted under ISC's
 //!   65 s allowance, a RELEASED from before the client came back, an ACTIVE
@@ -209,12 +209,15 @@ pub struct Allowances {
 }
 
 impl Allowances {
-    /// ISC's behaviour: both known issues excused.
+    /// ISC's behaviour, minus what Tandem fixed: only
+    /// [`KnownIssue::PeerUpdateOverwrite`] is still excused (F1 and ISC's
+    /// 65 s EXPIRED allowance). Partner-down reuse (F2) and shortened
+    /// renewals (F4) are fixed in tandem-failover, so they fail the run.
     pub fn isc() -> Allowances {
         Allowances {
-            peer_update_overwrite: true,
-            partner_down_reuse: true,
-            shortened_renewal: true,
+            peer_update_overwrite: false,
+            partner_down_reuse: false,
+            shortened_renewal: false,
         }
     }
 

@@ -75,7 +75,6 @@ fn seed_replay(seed: u64) {
 /// outside normal should commit and queue an update; or reject a RELEASED
 /// whose CLTT is older than the local binding's last client transaction.
 #[test]
-#[ignore = "finding F1: stale RELEASED frees a lease re-acquired by cache-threshold reuse"]
 fn released_during_partition_then_reused_elsewhere_is_freed_by_the_stale_release() {
     let mut w = strict_world(
         101,
@@ -127,7 +126,6 @@ fn released_during_partition_then_reused_elsewhere_is_freed_by_the_stale_release
 /// expiration-time)". It needs 2·MCLT < lease/2 (true of the mission's own
 /// config: MCLT 1800 s, leases 16200 s); here MCLT 300 s, leases 3600 s.
 #[test]
-#[ignore = "finding F2: partner-down reuses a lease the down peer renewed"]
 fn partner_down_reuses_a_lease_the_dead_peer_renewed() {
     let pair = PairParams {
         lease_time: 3600,
@@ -176,7 +174,6 @@ fn partner_down_reuses_a_lease_the_dead_peer_renewed() {
 /// STOS = now (the MCLT wait must start when we start assuming the peer is
 /// down).
 #[test]
-#[ignore = "finding F3: partner-down set during startup skips the MCLT wait"]
 fn partner_down_set_during_startup_skips_the_mclt_wait() {
     let mut w = strict_world(
         103,
@@ -218,7 +215,6 @@ fn partner_down_set_during_startup_skips_the_mclt_wait() {
 /// while the client holds ~9 more minutes of it (if that DHCPACK is lost
 /// the client keeps using the address past the server's `ends`).
 #[test]
-#[ignore = "finding F4: stale option 18 in a BNDUPD cuts the peer's next renewal short"]
 fn stale_potential_expiration_shortens_a_held_lease() {
     seed_replay(12);
 }
@@ -231,7 +227,6 @@ fn stale_potential_expiration_shortens_a_held_lease() {
 /// lease. ISC compares CLTTs only when its own update is already in flight
 /// (`fo.c:5222`); a queued, unsent local change loses.
 #[test]
-#[ignore = "finding F5: a queued older update from the peer overwrites a newer local grant"]
 fn older_active_update_overwrites_a_newer_grant() {
     seed_replay(157);
 }
@@ -245,7 +240,6 @@ fn older_active_update_overwrites_a_newer_grant() {
 /// <= now). Five held leases vanish from the secondary's table; one is
 /// handed to another client 50 s later.
 #[test]
-#[ignore = "finding F6: pool balancing after recover-wait overwrites the partner's allocations"]
 fn balancing_after_recovery_overwrites_partner_down_allocations() {
     seed_replay(218);
 }
