@@ -542,31 +542,30 @@ impl Parser {
     // ---------------------------------------------------------------
 
     pub(crate) fn parse_boolean_expression(&mut self) -> R<Option<Expr>> {
-        let Some(e) = self.parse_expression(ECtx::Boolean, None, None)? else {
-            return Ok(None);
-        };
-        if !is_boolean(&e) && !matches!(e, Expr::Variable(_)) {
-            return Err(self.err("Expecting a boolean expression."));
-        }
-        Ok(Some(e))
+        self.parse_typed_expression(ECtx::Boolean, is_boolean, "Expecting a boolean expression.")
     }
 
     pub(crate) fn parse_data_expression(&mut self) -> R<Option<Expr>> {
-        let Some(e) = self.parse_expression(ECtx::Data, None, None)? else {
-            return Ok(None);
-        };
-        if !is_data(&e) && !matches!(e, Expr::Variable(_)) {
-            return Err(self.err("Expecting a data expression."));
-        }
-        Ok(Some(e))
+        self.parse_typed_expression(ECtx::Data, is_data, "Expecting a data expression.")
     }
 
     pub(crate) fn parse_numeric_expression(&mut self) -> R<Option<Expr>> {
-        let Some(e) = self.parse_expression(ECtx::Numeric, None, None)? else {
+        self.parse_typed_expression(ECtx::Numeric, is_numeric, "Expecting a numeric expression.")
+    }
+
+    /// An expression of one kind (a variable may be of any kind, as in ISC);
+    /// another kind is an error with ISC's wording.
+    fn parse_typed_expression(
+        &mut self,
+        ctx: ECtx,
+        is_kind: fn(&Expr) -> bool,
+        wrong_kind: &str,
+    ) -> R<Option<Expr>> {
+        let Some(e) = self.parse_expression(ctx, None, None)? else {
             return Ok(None);
         };
-        if !is_numeric(&e) && !matches!(e, Expr::Variable(_)) {
-            return Err(self.err("Expecting a numeric expression."));
+        if !is_kind(&e) && !matches!(e, Expr::Variable(_)) {
+            return Err(self.err(wrong_kind));
         }
         Ok(Some(e))
     }
