@@ -50,6 +50,18 @@ fn op_context(op: BinOp) -> ECtx {
     }
 }
 
+/// Expressions that are a keyword alone (`hardware`, `leased-address`, ...).
+const NULLARY: [(&str, Expr); 8] = [
+    ("hardware", Expr::Hardware),
+    ("leased-address", Expr::LeasedAddress),
+    ("client-state", Expr::ClientState),
+    ("filename", Expr::Filename),
+    ("server-name", Expr::ServerName),
+    ("lease-time", Expr::LeaseTime),
+    ("null", Expr::Null),
+    ("host-decl-name", Expr::HostDeclName),
+];
+
 pub(crate) fn is_boolean(e: &Expr) -> bool {
     matches!(
         e,
@@ -541,6 +553,22 @@ impl Parser {
     // Expressions
     // ---------------------------------------------------------------
 
+    /// Data expressions separated by commas up to the closing parenthesis
+    /// (`concat`, `pick-first-value`), appended to `parts`.
+    fn data_args_to_close(&mut self, parts: &mut Vec<Expr>) -> R<()> {
+        loop {
+            parts.push(*self.data_arg()?);
+            let t = self.next()?;
+            if t.is_punct(b',') {
+                continue;
+            }
+            if !t.is_punct(b')') {
+                return Err(self.err("right parenthesis expected."));
+            }
+            return Ok(());
+        }
+    }
+
     pub(crate) fn parse_boolean_expression(&mut self) -> R<Option<Expr>> {
         self.parse_typed_expression(ECtx::Boolean, is_boolean, "Expecting a boolean expression.")
     }
@@ -848,17 +876,7 @@ impl Parser {
             self.open_paren()?;
             let mut parts = vec![*self.data_arg()?];
             self.comma()?;
-            loop {
-                parts.push(*self.data_arg()?);
-                let t = self.next()?;
-                if t.is_punct(b',') {
-                    continue;
-                }
-                if !t.is_punct(b')') {
-                    return Err(self.err("right parenthesis expected."));
-                }
-                break;
-            }
+            self.data_args_to_close(&mut parts)?;
             Expr::Concat(parts)
         } else if kw("binary-to-ascii") {
             self.next()?;
@@ -889,17 +907,7 @@ impl Parser {
             self.next()?;
             self.open_paren()?;
             let mut parts = Vec::new();
-            loop {
-                parts.push(*self.data_arg()?);
-                let t = self.next()?;
-                if t.is_punct(b',') {
-                    continue;
-                }
-                if !t.is_punct(b')') {
-                    return Err(self.err("right parenthesis expected."));
-                }
-                break;
-            }
+            self.data_args_to_close(&mut parts)?;
             Expr::PickFirstValue(parts)
         } else if kw("option") || kw("config-option") {
             self.next()?;
@@ -913,30 +921,9 @@ impl Parser {
             } else {
                 Expr::ConfigOption(code)
             }
-        } else if kw("hardware") {
+        } else if let Some(e) = NULLARY.iter().find(|(k, _)| kw(k)).map(|(_, e)| e.clone()) {
             self.next()?;
-            Expr::Hardware
-        } else if kw("leased-address") {
-            self.next()?;
-            Expr::LeasedAddress
-        } else if kw("client-state") {
-            self.next()?;
-            Expr::ClientState
-        } else if kw("filename") {
-            self.next()?;
-            Expr::Filename
-        } else if kw("server-name") {
-            self.next()?;
-            Expr::ServerName
-        } else if kw("lease-time") {
-            self.next()?;
-            Expr::LeaseTime
-        } else if kw("null") {
-            self.next()?;
-            Expr::Null
-        } else if kw("host-decl-name") {
-            self.next()?;
-            Expr::HostDeclName
+            e
         } else if kw("packet") {
             self.next()?;
             self.open_paren()?;
