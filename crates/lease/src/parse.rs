@@ -614,29 +614,18 @@ fn parse_lease(
             seen |= bit;
         };
         match kw {
-            b"starts" => {
-                l.starts = parse_date(&mut c)?;
-                mark(SEEN_STARTS, "starts", warnings);
-            }
-            b"ends" => {
-                l.ends = parse_date(&mut c)?;
-                mark(SEEN_ENDS, "ends", warnings);
-            }
-            b"tstp" => {
-                l.tstp = parse_date(&mut c)?;
-                mark(SEEN_TSTP, "tstp", warnings);
-            }
-            b"tsfp" => {
-                l.tsfp = parse_date(&mut c)?;
-                mark(SEEN_TSFP, "tsfp", warnings);
-            }
-            b"atsfp" => {
-                l.atsfp = parse_date(&mut c)?;
-                mark(SEEN_ATSFP, "atsfp", warnings);
-            }
-            b"cltt" => {
-                l.cltt = parse_date(&mut c)?;
-                mark(SEEN_CLTT, "cltt", warnings);
+            b"starts" | b"ends" | b"tstp" | b"tsfp" | b"atsfp" | b"cltt" => {
+                let (name, bit, field): (&'static str, u32, fn(&mut Lease) -> &mut Time) = match kw
+                {
+                    b"starts" => ("starts", SEEN_STARTS, |l| &mut l.starts),
+                    b"ends" => ("ends", SEEN_ENDS, |l| &mut l.ends),
+                    b"tstp" => ("tstp", SEEN_TSTP, |l| &mut l.tstp),
+                    b"tsfp" => ("tsfp", SEEN_TSFP, |l| &mut l.tsfp),
+                    b"atsfp" => ("atsfp", SEEN_ATSFP, |l| &mut l.atsfp),
+                    _ => ("cltt", SEEN_CLTT, |l| &mut l.cltt),
+                };
+                *field(&mut l) = parse_date(&mut c)?;
+                mark(bit, name, warnings);
             }
             b"binding" | b"next" | b"rewind" => {
                 if kw != b"binding" {
